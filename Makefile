@@ -1,0 +1,92 @@
+# sluice - build, test, demo, bench, install.
+# `make` builds ./sluice and build/libsluice.a; `make test` starts the local
+# services (scripts/services.sh), runs every test and stops what it started;
+# `make asan` does the same with an ASan+UBSan build in build-asan/.
+
+PREFIX    ?= /usr/local
+BUILD     ?= build
+CC        ?= cc
+PKGS      := libpq jansson libcurl lua5.4 libarchive libmicrohttpd openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
+OPT       ?= -O2 -g
+SAN       ?=
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -pthread -I. $(PKG_CFLAGS) -MMD -MP
+LDFLAGS   += $(SAN) -pthread
+LDLIBS    += $(PKG_LIBS) -lm
+
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CFLAGS    += -DSL_VERSION='"$(VERSION)"' -DSL_GIT_REV='"$(GIT_REV)"'
+
+LIB_SRC   := $(sort $(wildcard runtime/*.c crawler/*.c scheduler/*.c))
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/runtime/test_*.c tests/crawler/test_*.c \
+                     tests/scheduler/test_*.c tests/integration/test_*.c))
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
+LIB       := $(BUILD)/libsluice.a
+BIN       := $(if $(filter build,$(BUILD)),sluice,$(BUILD)/sluice)
+
+.PHONY: all test check asan demo bench install clean lint tests services-start services-stop fuzz
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+tests: $(BIN) $(TEST_BIN)
+
+# The test command of the README: starts PostgreSQL and s3rver if they are not
+# running, runs every test binary and script, stops only what it started.
+test: tests
+	@SLUICE_BIN=$(abspath $(BIN)) SLUICE_TEST_BUILD=$(abspath $(BUILD)) bash tests/run.sh
+
+check: test
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+fuzz:
+	$(MAKE) -C tests/fuzz
+
+demo: $(BIN)
+	@bash scripts/demo.sh
+
+bench: $(BIN)
+	@bash bench/run.sh
+
+lint:
+	@! grep -nE '\b(strtok|strerror|gmtime|localtime|asctime|rand|sprintf|strcpy|strcat)[[:space:]]*\(' \
+	    $(LIB_SRC) $(CLI_SRC) $(wildcard runtime/*.h) || { echo "banned function used"; exit 1; }
+	@echo "lint: ok"
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sluice
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sluice
+	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsluice.a
+	install -m 0644 runtime/*.h $(DESTDIR)$(PREFIX)/include/sluice/
+
+clean:
+	rm -rf build build-asan sluice
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
