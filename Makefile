@@ -33,7 +33,7 @@ TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
 LIB       := $(BUILD)/libsluice.a
 BIN       := $(if $(filter build,$(BUILD)),sluice,$(BUILD)/sluice)
 
-.PHONY: all test check asan demo bench install clean lint tests services-start services-stop fuzz
+.PHONY: all test check asan demo bench install clean lint tests deps fuzz
 
 all: $(BIN)
 
@@ -57,20 +57,30 @@ tests: $(BIN) $(TEST_BIN)
 
 # The test command of the README: starts PostgreSQL and s3rver if they are not
 # running, runs every test binary and script, stops only what it started.
-test: tests
+test: deps
+	@$(MAKE) --no-print-directory tests
 	@SLUICE_BIN=$(abspath $(BIN)) SLUICE_TEST_BUILD=$(abspath $(BUILD)) bash tests/run.sh
 
 check: test
 
-asan:
+asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
 fuzz:
 	$(MAKE) -C tests/fuzz
 
-demo: $(BIN)
-	@bash scripts/demo.sh
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@SLUICE_BIN=$(abspath $(BIN)) bash scripts/demo.sh
+
+# Installs what is missing (Debian packages, the pinned npm tools); a no-op
+# when everything is there.
+deps:
+	@if pkg-config --exists $(PKGS) && [ -x /usr/bin/aws ] && \
+	    [ -x .deps/node/node_modules/.bin/s3rver ] && \
+	    [ -x /usr/lib/postgresql/15/bin/initdb ]; then :; else \
+	    bash scripts/install-deps.sh; fi
 
 bench: $(BIN)
 	@bash bench/run.sh

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# bench/run.sh - runs every benchmark (`make bench`); results are copied by
+# hand into bench/RESULTS.md together with the command that produced them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/out
+echo "== S3 copy: sluice cp vs aws s3 cp"
+bash bench/s3_cp.sh "${BENCH_S3_MIB:-256}" "${BENCH_ROUNDS:-3}" | tee bench/out/s3_cp.txt
