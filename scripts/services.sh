@@ -298,8 +298,12 @@ s3_start() {
   # setsid: own session, so a terminal's signals do not reach it.  As this
   # shell has no job control the subshell is not a group leader, so setsid
   # does not fork and $! ends up as s3rver's (node's) pid.
+  # s3rver 3.7.1 makes ListObjectsV2 continuation tokens with DES, which
+  # node 20's OpenSSL 3 refuses unless the legacy provider is loaded: without
+  # it every truncated listing answers HTTP 500.
   (
     close_fds
+    NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider" \
     exec setsid "$S3BIN" --directory "$S3S/data" --address 127.0.0.1 --port "$port" \
       --silent --no-vhost-buckets </dev/null >>"$log" 2>&1
   ) &
