@@ -35,7 +35,7 @@ struct sl_err {
 
 /* Sets code and message (replacing what was there); returns c. */
 int sl_err_set(struct sl_err *e, enum sl_code c, const char *fmt, ...) SL_PRINTF(3, 4);
-/* Like sl_err_set, then appends ": <strerror(sys_errno)>" and keeps sys_errno. */
+/* Like sl_err_set, then appends ": " and the system message for sys_errno, and keeps sys_errno. */
 int sl_err_sys(struct sl_err *e, enum sl_code c, int sys_errno, const char *fmt, ...)
     SL_PRINTF(4, 5);
 /* Puts "<context>: " in front of the message; returns e->code. */
