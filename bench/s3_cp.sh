@@ -13,14 +13,14 @@ SLUICE=${SLUICE_BIN:-$PWD/sluice}
 AWS=/usr/bin/aws
 
 started=""
-if ! scripts/services.sh status >/dev/null 2>&1; then
+if ! scripts/services.sh status s3 >/dev/null 2>&1; then
     scripts/services.sh start s3 >/dev/null
     started=yes
 fi
 work=$(mktemp -d /tmp/sluice-bench-XXXXXX)
 cleanup() {
     rm -rf "$work"
-    [ -n "$started" ] && scripts/services.sh stop >/dev/null 2>&1 || true
+    [ -n "$started" ] && scripts/services.sh stop s3 >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 eval "$(scripts/services.sh env)"
