@@ -1,0 +1,157 @@
+/*
+ * runtime/catalog_migrations.h - the catalog's schema, as an ordered list of
+ * migrations (version, name, SQL). Included only by catalog_migrate.c, which
+ * applies the missing ones in one transaction when a catalog is opened.
+ *
+ * The rule: a migration is never edited once released; a schema change is a new
+ * row at the end with the next version number (jobs, runs, triggers and
+ * bookmarks come as migrations 2, 3, ...). Each SQL text may hold several
+ * statements; it runs inside the migration transaction, so it must not use
+ * CREATE INDEX CONCURRENTLY or other statements that refuse a transaction.
+ * Every identifier is quoted and schema-qualified; search_path is not relied on.
+ */
+#ifndef SL_CATALOG_MIGRATIONS_H
+#define SL_CATALOG_MIGRATIONS_H
+
+struct sl_catalog_migration {
+    int version;      /* 1, 2, ...: consecutive */
+    const char *name; /* short snake_case label, stored in schema_migrations */
+    const char *sql;  /* one or more statements */
+};
+
+/* Migration 1: catalog tables (spec/crawler.md §11.1) and crawl state (§12.1).
+ * Differences from the spec text: crawl_run, crawl_object and crawl_folder
+ * reference crawler ON DELETE CASCADE (deleting a crawler removes its state);
+ * crawl_folder's key columns are NOT NULL (they are its primary key anyway);
+ * names, partition values, object keys and prefixes use COLLATE "C" so that
+ * sorting and paging are byte-wise whatever the server's locale (§0 goal 5);
+ * plus the indexes below. */
+#define SL_CATALOG_MIGRATION_1                                                                     \
+    "CREATE TABLE \"sluice\".\"catalog_database\" (\n"                                             \
+    "  \"id\" BIGSERIAL PRIMARY KEY,\n"                                                            \
+    "  \"name\" TEXT COLLATE \"C\" NOT NULL UNIQUE CHECK (\"name\" ~ '^[a-z0-9_]{1,255}$'),\n"     \
+    "  \"description\" TEXT,\n"                                                                    \
+    "  \"location_uri\" TEXT,\n"                                                                   \
+    "  \"parameters\" JSONB NOT NULL DEFAULT '{}',\n"                                              \
+    "  \"created_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"updated_at\" TIMESTAMPTZ NOT NULL DEFAULT now());\n"                                      \
+    "CREATE TABLE \"sluice\".\"catalog_table\" (\n"                                                \
+    "  \"id\" BIGSERIAL PRIMARY KEY,\n"                                                            \
+    "  \"database_id\" BIGINT NOT NULL\n"                                                          \
+    "    REFERENCES \"sluice\".\"catalog_database\" ON DELETE CASCADE,\n"                          \
+    "  \"name\" TEXT COLLATE \"C\" NOT NULL CHECK (\"name\" ~ '^[a-z0-9_]{1,128}$'),\n"            \
+    "  \"location\" TEXT NOT NULL,\n"                                                              \
+    "  \"table_type\" TEXT NOT NULL DEFAULT 'EXTERNAL_TABLE',\n"                                   \
+    "  \"classification\" TEXT NOT NULL,\n"                                                        \
+    "  \"parameters\" JSONB NOT NULL DEFAULT '{}',\n"                                              \
+    "  \"current_version\" INT NOT NULL,\n"                                                        \
+    "  \"state\" TEXT NOT NULL DEFAULT 'active' CHECK (\"state\" IN ('active', 'deprecated')),\n"  \
+    "  \"created_by_crawler\" TEXT,\n"                                                             \
+    "  \"created_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"updated_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"deprecated_at\" TIMESTAMPTZ,\n"                                                           \
+    "  UNIQUE (\"database_id\", \"name\"));\n"                                                     \
+    "CREATE INDEX \"catalog_table_crawler_idx\"\n"                                                 \
+    "  ON \"sluice\".\"catalog_table\" (\"created_by_crawler\");\n"                                \
+    "CREATE TABLE \"sluice\".\"catalog_table_version\" (\n"                                        \
+    "  \"table_id\" BIGINT REFERENCES \"sluice\".\"catalog_table\" ON DELETE CASCADE,\n"           \
+    "  \"version\" INT NOT NULL,\n"                                                                \
+    "  \"schema_hash\" TEXT NOT NULL,\n"                                                           \
+    "  \"format\" JSONB NOT NULL,\n"                                                               \
+    "  \"change_kinds\" TEXT[] NOT NULL,\n"                                                        \
+    "  \"change\" JSONB NOT NULL,\n"                                                               \
+    "  \"crawl_run_id\" BIGINT,\n"                                                                 \
+    "  \"created_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  PRIMARY KEY (\"table_id\", \"version\"));\n"                                                \
+    "CREATE INDEX \"catalog_table_version_run_idx\"\n"                                             \
+    "  ON \"sluice\".\"catalog_table_version\" (\"crawl_run_id\");\n"                              \
+    "CREATE TABLE \"sluice\".\"catalog_column\" (\n"                                               \
+    "  \"table_id\" BIGINT NOT NULL,\n"                                                            \
+    "  \"version\" INT NOT NULL,\n"                                                                \
+    "  \"is_partition_key\" BOOLEAN NOT NULL,\n"                                                   \
+    "  \"ordinal\" INT NOT NULL,\n"                                                                \
+    "  \"name\" TEXT NOT NULL,\n"                                                                  \
+    "  \"type\" TEXT NOT NULL,\n"                                                                  \
+    "  \"comment\" TEXT,\n"                                                                        \
+    "  \"parameters\" JSONB NOT NULL DEFAULT '{}',\n"                                              \
+    "  \"stats\" JSONB,\n"                                                                         \
+    "  PRIMARY KEY (\"table_id\", \"version\", \"is_partition_key\", \"ordinal\"),\n"              \
+    "  UNIQUE (\"table_id\", \"version\", \"name\"),\n"                                            \
+    "  FOREIGN KEY (\"table_id\", \"version\")\n"                                                  \
+    "    REFERENCES \"sluice\".\"catalog_table_version\" ON DELETE CASCADE);\n"                    \
+    "CREATE TABLE \"sluice\".\"catalog_partition\" (\n"                                            \
+    "  \"id\" BIGSERIAL PRIMARY KEY,\n"                                                            \
+    "  \"table_id\" BIGINT NOT NULL REFERENCES \"sluice\".\"catalog_table\" ON DELETE CASCADE,\n"  \
+    "  \"part_values\" TEXT[] COLLATE \"C\" NOT NULL,\n"                                           \
+    "  \"location\" TEXT NOT NULL,\n"                                                              \
+    "  \"parameters\" JSONB NOT NULL DEFAULT '{}',\n"                                              \
+    "  \"schema_hash\" TEXT,\n"                                                                    \
+    "  \"checked_against_version\" INT,\n"                                                         \
+    "  \"state\" TEXT NOT NULL DEFAULT 'active' CHECK (\"state\" IN ('active', 'deprecated')),\n"  \
+    "  \"created_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"updated_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"deprecated_at\" TIMESTAMPTZ,\n"                                                           \
+    "  UNIQUE (\"table_id\", \"part_values\"));\n"                                                 \
+    "CREATE TABLE \"sluice\".\"crawler\" (\n"                                                      \
+    "  \"name\" TEXT COLLATE \"C\" PRIMARY KEY,\n"                                                 \
+    "  \"config\" JSONB NOT NULL,\n"                                                               \
+    "  \"config_hash\" TEXT NOT NULL,\n"                                                           \
+    "  \"created_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"updated_at\" TIMESTAMPTZ NOT NULL DEFAULT now());\n"                                      \
+    "CREATE TABLE \"sluice\".\"crawl_run\" (\n"                                                    \
+    "  \"id\" BIGSERIAL PRIMARY KEY,\n"                                                            \
+    "  \"crawler\" TEXT NOT NULL REFERENCES \"sluice\".\"crawler\" ON DELETE CASCADE,\n"           \
+    "  \"mode\" TEXT NOT NULL,\n"                                                                  \
+    "  \"status\" TEXT NOT NULL\n"                                                                 \
+    "    CHECK (\"status\" IN ('running', 'succeeded', 'failed', 'cancelled')),\n"                 \
+    "  \"started_at\" TIMESTAMPTZ NOT NULL,\n"                                                     \
+    "  \"finished_at\" TIMESTAMPTZ,\n"                                                             \
+    "  \"counters\" JSONB,\n"                                                                      \
+    "  \"report\" JSONB);\n"                                                                       \
+    "CREATE INDEX \"crawl_run_crawler_idx\"\n"                                                     \
+    "  ON \"sluice\".\"crawl_run\" (\"crawler\", \"id\" DESC);\n"                                  \
+    "CREATE TABLE \"sluice\".\"crawl_schema\" (\n"                                                 \
+    "  \"schema_hash\" TEXT PRIMARY KEY,\n"                                                        \
+    "  \"schema\" JSONB NOT NULL);\n"                                                              \
+    "CREATE TABLE \"sluice\".\"crawl_object\" (\n"                                                 \
+    "  \"crawler\" TEXT NOT NULL REFERENCES \"sluice\".\"crawler\" ON DELETE CASCADE,\n"           \
+    "  \"include_path\" TEXT COLLATE \"C\" NOT NULL,\n"                                            \
+    "  \"key\" TEXT COLLATE \"C\" NOT NULL,\n"                                                     \
+    "  \"etag\" TEXT NOT NULL,\n"                                                                  \
+    "  \"size\" BIGINT NOT NULL,\n"                                                                \
+    "  \"last_modified\" TIMESTAMPTZ NOT NULL,\n"                                                  \
+    "  \"storage_class\" TEXT,\n"                                                                  \
+    "  \"status\" TEXT NOT NULL,\n"                                                                \
+    "  \"classification\" TEXT,\n"                                                                 \
+    "  \"compression\" TEXT,\n"                                                                    \
+    "  \"compat_key\" TEXT,\n"                                                                     \
+    "  \"certainty\" REAL,\n"                                                                      \
+    "  \"schema_hash\" TEXT REFERENCES \"sluice\".\"crawl_schema\",\n"                             \
+    "  \"format_params\" JSONB,\n"                                                                 \
+    "  \"header_evidence\" JSONB,\n"                                                               \
+    "  \"record_estimate\" BIGINT,\n"                                                              \
+    "  \"record_exact\" BOOLEAN,\n"                                                                \
+    "  \"avg_record_bytes\" REAL,\n"                                                               \
+    "  \"decoded_ratio\" REAL,\n"                                                                  \
+    "  \"sampled\" BOOLEAN NOT NULL,\n"                                                            \
+    "  \"inference_version\" INT NOT NULL,\n"                                                      \
+    "  \"config_hash\" TEXT NOT NULL,\n"                                                           \
+    "  \"first_seen_run\" BIGINT,\n"                                                               \
+    "  \"last_sampled_run\" BIGINT,\n"                                                             \
+    "  PRIMARY KEY (\"crawler\", \"include_path\", \"key\"));\n"                                   \
+    "CREATE INDEX \"crawl_object_schema_idx\"\n"                                                   \
+    "  ON \"sluice\".\"crawl_object\" (\"schema_hash\");\n"                                        \
+    "CREATE TABLE \"sluice\".\"crawl_folder\" (\n"                                                 \
+    "  \"crawler\" TEXT NOT NULL REFERENCES \"sluice\".\"crawler\" ON DELETE CASCADE,\n"           \
+    "  \"include_path\" TEXT COLLATE \"C\" NOT NULL,\n"                                            \
+    "  \"prefix\" TEXT COLLATE \"C\" NOT NULL,\n"                                                  \
+    "  \"has_direct_files\" BOOLEAN,\n"                                                            \
+    "  \"first_seen_run\" BIGINT,\n"                                                               \
+    "  PRIMARY KEY (\"crawler\", \"include_path\", \"prefix\"));\n"
+
+/* The list, in version order. Adding migration N is one row here. */
+static const struct sl_catalog_migration sl_catalog_migrations[] = {
+    { 1, "catalog_and_crawl_state", SL_CATALOG_MIGRATION_1 },
+};
+
+#endif
