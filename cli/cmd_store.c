@@ -118,7 +118,7 @@ int cmd_ls(int argc, char **argv)
         }
     }
     const char *slash = strrchr(prefix, '/');
-    ctx.strip = recursive ? 0 : slash ? (size_t)(slash - prefix) + 1 : 0;
+    ctx.strip = slash ? (size_t)(slash - prefix) + 1 : 0; /* names relative to the folder */
     if (json) {
         ctx.contents = json_array();
         ctx.prefixes = json_array();
