@@ -45,6 +45,7 @@ int sl_buf_reserve(struct sl_buf *b, size_t len, struct sl_err *err)
     char *p = sl_realloc(b->data, cap + 1);
     if (!p)
         return sl_err_set(err, SL_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
+    p[b->len] = '\0'; /* a fresh block is NUL-terminated too (buf.h) */
     b->data = p;
     b->cap = cap;
     return SL_OK;
