@@ -6,7 +6,7 @@
 PREFIX    ?= /usr/local
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libpq jansson libcurl lua5.4 libarchive libmicrohttpd openssl
+PKGS      := libpq jansson libcurl lua5.4 libarchive libmicrohttpd openssl avro-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -27,6 +27,7 @@ TEST_SRC  := $(sort $(wildcard tests/runtime/test_*.c tests/crawler/test_*.c \
                      tests/scheduler/test_*.c tests/integration/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/test_%,$(FUZZ_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
@@ -53,7 +54,12 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-tests: $(BIN) $(TEST_BIN)
+# Each fuzz target also builds as a plain test that replays its corpus.
+$(BUILD)/tests/fuzz/test_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDFLAGS) $(LDLIBS)
+
+tests: $(BIN) $(TEST_BIN) $(FUZZ_REPLAY)
 
 # The test command of the README: starts PostgreSQL and s3rver if they are not
 # running, runs every test binary and script, stops only what it started.
@@ -67,8 +73,11 @@ asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
-fuzz:
-	$(MAKE) -C tests/fuzz
+# libFuzzer runs of every target, FUZZ_SECONDS each (new inputs go to a temp
+# folder; crashes are saved in build-fuzz/ and belong in tests/fuzz/corpus/).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)

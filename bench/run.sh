@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/out
 echo "== S3 copy: sluice cp vs aws s3 cp"
 bash bench/s3_cp.sh "${BENCH_S3_MIB:-256}" "${BENCH_ROUNDS:-3}" | tee bench/out/s3_cp.txt
+echo "== crawl: 10,000 CSV objects in 100 partitions on s3rver"
+bash bench/crawl.sh "${BENCH_CRAWL_N:-10000}" "${BENCH_CRAWL_P:-100}" | tee bench/out/crawl.txt

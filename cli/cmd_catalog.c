@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "runtime/alloc.h"
+#include "runtime/buf.h"
 #include "runtime/catalog.h"
 #include "runtime/catalog_json.h"
 
@@ -66,6 +67,27 @@ struct grid {
     int oom;
 };
 
+/* A copy of s with control characters written as C escapes (\n, \t, \x01),
+ * so a value such as a newline or tab delimiter stays on its row. Owned. */
+static char *visible(const char *s)
+{
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            sl_buf_puts(&b, "\\n", NULL);
+        else if (*p == '\r')
+            sl_buf_puts(&b, "\\r", NULL);
+        else if (*p == '\t')
+            sl_buf_puts(&b, "\\t", NULL);
+        else if (*p < 0x20 || *p == 0x7f)
+            sl_buf_printf(&b, NULL, "\\x%02x", *p);
+        else
+            sl_buf_putc(&b, (char)*p, NULL);
+    }
+    return sl_buf_take(&b, NULL);
+}
+
 static void grid_add(struct grid *g, const char *cell)
 {
     char **c;
@@ -78,7 +100,7 @@ static void grid_add(struct grid *g, const char *cell)
         return;
     }
     g->cells = c;
-    c[g->n_cells] = sl_strdup(cell && *cell ? cell : "-");
+    c[g->n_cells] = visible(cell && *cell ? cell : "-");
     if (!c[g->n_cells]) {
         g->oom = 1;
         return;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo.sh - what `make demo` shows: the embedded catalog starting on
 # first use, the example data copied into a local "bucket" folder and listed,
-# and the catalog's databases. Later features extend this walk-through.
+# crawled into the catalog (twice: the second run only lists), and the tables,
+# columns and partitions the crawler found. Later features extend this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE=${SLUICE_BIN:-./sluice}
@@ -24,9 +25,22 @@ step "copy the example data into a local bucket folder: $BUCKET"
 step "the same folder, one level at a time (folders as PRE, like aws s3 ls)"
 "$SLUICE" ls "$BUCKET/lake/sales/"
 
-step "catalog databases"
-"$SLUICE" catalog create-database demo --description "sluice demo lake" 2>/dev/null || true
+step "crawl the lake into database demo (Hive folders become partitions)"
+"$SLUICE" crawl "$BUCKET/lake/" --database demo
+
+step "crawl again: nothing changed, so only a listing, no reads"
+"$SLUICE" crawl "$BUCKET/lake/" --database demo | sed -n '2,3p'
+
+step "what the catalog now knows"
 "$SLUICE" catalog databases
-"$SLUICE" catalog databases --json
+echo
+"$SLUICE" catalog tables demo
+echo
+"$SLUICE" catalog table demo.sales
+echo
+"$SLUICE" catalog partitions demo.sales
+
+step "the same table as the AWS Glue API shapes it (GetTable)"
+"$SLUICE" catalog table demo.customers --json | head -40
 
 printf '\nDone. Stop the embedded PostgreSQL with: %s embedded stop\n' "$SLUICE"
