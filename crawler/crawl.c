@@ -583,7 +583,11 @@ static int diff_target(struct run *r, struct target *t, struct sl_err *err)
                                           &n, err);
         if (rc != SL_OK)
             goto out;
-        if (n) {
+        if (n == 0) {
+            sl_catalog_crawl_object_list_free(page, 0);
+            break;
+        }
+        {
             struct sl_catalog_crawl_object *p = sl_realloc(all, (n_all + n) * sizeof *p);
             if (!p) {
                 sl_catalog_crawl_object_list_free(page, n);
@@ -598,7 +602,8 @@ static int diff_target(struct run *r, struct target *t, struct sl_err *err)
         if (n < MANIFEST_PAGE)
             break;
     }
-    qsort(all, n_all, sizeof *all, cmp_manifest_key);
+    if (n_all)
+        qsort(all, n_all, sizeof *all, cmp_manifest_key);
 
     /* merge walk: both sorted by key */
     size_t mi = 0;
