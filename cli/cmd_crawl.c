@@ -33,7 +33,8 @@ static void usage(FILE *f)
             "  -n, --name NAME          store the crawler's definition under NAME; with no URI,\n"
             "                           re-run the stored crawler\n"
             "  -x, --exclude GLOB       skip keys matching GLOB (relative to each path; * ** ? [..] {..})\n"
-            "      --sample-bytes N     first ranged GET per object (default 1048576)\n"
+            "      --sample-bytes N     read at most N bytes of an object's head (default: a 1 MiB\n"
+            "                           window, grown to 16 MiB only for records wider than it)\n"
             "      --table-prefix P     prefix for table names\n"
             "      --table-depth D      table roots at depth D below each path\n"
             "      --single-schema      one table per path (Glue's CombineCompatibleSchemas)\n"
@@ -318,8 +319,14 @@ int cmd_crawl(int argc, char **argv)
         cfg.table_prefix = given.table_prefix;
         given.table_prefix = NULL;
     }
-    if (sample_set)
+    if (sample_set) {
+        /* --sample-bytes is a hard budget per object: the head window does not
+         * grow past it, and a tail window takes at most a quarter of it */
         cfg.opts.sample_initial_bytes = given.opts.sample_initial_bytes;
+        cfg.opts.sample_max_bytes = given.opts.sample_initial_bytes;
+        if (cfg.opts.tail_sample_bytes > given.opts.sample_initial_bytes / 4)
+            cfg.opts.tail_sample_bytes = given.opts.sample_initial_bytes / 4;
+    }
     if (depth_set)
         cfg.gopts.table_depth = given.gopts.table_depth;
     if (given.gopts.single_schema)
@@ -352,8 +359,6 @@ int cmd_crawl(int argc, char **argv)
             goto out;
         }
     }
-    if (cfg.opts.sample_max_bytes < cfg.opts.sample_initial_bytes)
-        cfg.opts.sample_max_bytes = cfg.opts.sample_initial_bytes;
 
     bool tty = isatty(STDERR_FILENO) && !json;
     bool readable = false;

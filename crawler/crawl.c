@@ -104,7 +104,7 @@ json_t *sl_crawl_config_to_json(const struct sl_crawl_config *c)
         json_array_append_new(targets, json_pack("{s:s,s:o}", "path", c->targets[i],
                                                  "exclusions",
                                                  strv_json(c->exclusions, c->n_exclusions)));
-    return json_pack("{s:s?,s:s,s:s,s:o,s:s,s:s,s:i,s:i,s:b,s:b,s:I,s:i,s:f,s:f,s:i,s:b}",
+    json_t *j = json_pack("{s:s?,s:s,s:s,s:o,s:s,s:s,s:i,s:i,s:b,s:b,s:I,s:i,s:f,s:f,s:i,s:b}",
                      "name", c->name, "database", c->database, "table_prefix",
                      c->table_prefix ? c->table_prefix : "", "targets", targets,
                      "update_behavior", update_names[c->update_behavior], "delete_behavior",
@@ -116,6 +116,10 @@ json_t *sl_crawl_config_to_json(const struct sl_crawl_config *c)
                      c->gopts.similarity_threshold, "partition_majority",
                      c->gopts.partition_majority, "max_clusters", c->gopts.max_clusters,
                      "single_schema", c->gopts.single_schema);
+    json_object_set_new(j, "sample_max_bytes", json_integer((json_int_t)c->opts.sample_max_bytes));
+    json_object_set_new(j, "tail_sample_bytes",
+                        json_integer((json_int_t)c->opts.tail_sample_bytes));
+    return j;
 }
 
 static int pick_name(const char *s, const char *const *names, size_t n)
@@ -193,6 +197,10 @@ int sl_crawl_config_from_json(struct sl_crawl_config *c, const json_t *j, struct
         c->allow_empty_listing_deletes = json_is_true(v);
     if ((v = json_object_get(j, "sample_initial_bytes")) && json_is_integer(v))
         c->opts.sample_initial_bytes = (size_t)json_integer_value(v);
+    if ((v = json_object_get(j, "sample_max_bytes")) && json_is_integer(v))
+        c->opts.sample_max_bytes = (size_t)json_integer_value(v);
+    if ((v = json_object_get(j, "tail_sample_bytes")) && json_is_integer(v))
+        c->opts.tail_sample_bytes = (size_t)json_integer_value(v);
     if ((v = json_object_get(j, "table_depth")) && json_is_integer(v))
         c->gopts.table_depth = (int)json_integer_value(v);
     if ((v = json_object_get(j, "similarity_threshold")) && json_is_number(v))

@@ -87,4 +87,20 @@ crawl "$work/45b.json" "$work/t45/" --database "${DB}_e" --delete-behavior DELET
 check t45_guard_reported test "$(jget "$work/45b.json" 'd.warnings.some(w=>w.code==="EMPTY_LISTING_GUARD")')" = true
 check t45_table_kept bash -c '"$1" catalog table "$2" >/dev/null' _ "$SLUICE" "${DB}_e.g"
 
+# ---- sampling budget: a 6 MB CSV is never read whole
+mkdir -p "$work/big/t"
+awk 'BEGIN { print "id,name,score"; for (i = 0; i < 200000; i++) printf "%d,name%d,%d.5\n", i, i, i % 1000 }' \
+    >"$work/big/t/big.csv"
+size=$(stat -c %s "$work/big/t/big.csv")
+crawl "$work/b1.json" "$work/big/" --database "${DB}_f"
+read1=$(jget "$work/b1.json" 'd.counters.bytes_read')
+check default_sample_is_head_and_tail test "$read1" = $((1048576 + 262144))
+check default_sample_not_whole test "$read1" -lt "$size"
+crawl "$work/b2.json" "$work/big/" --database "${DB}_g" --sample-bytes 65536
+read2=$(jget "$work/b2.json" 'd.counters.bytes_read')
+check sample_bytes_caps_head test "$read2" -le $((65536 + 16384))
+check sample_bytes_still_types test "$(jget "$work/b2.json" 'd.tables[0].columns')" = 3
+"$SLUICE" catalog table "${DB}_g.t" --json >"$work/bt.json"
+check sample_bytes_record_estimate test "$(jget "$work/bt.json" 'Math.abs(Number(d.Table.Parameters.recordCount) - 200000) < 50000')" = true
+
 exit $((n_fail > 0))
