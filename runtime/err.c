@@ -96,6 +96,7 @@ const char *sl_code_name(enum sl_code c)
     case SL_ELIMIT: return "ELIMIT";
     case SL_ECANCELLED: return "ECANCELLED";
     case SL_EINTERNAL: return "EINTERNAL";
+    case SL_ESCRIPT: return "ESCRIPT";
     }
     return "E?";
 }

@@ -25,6 +25,7 @@ enum sl_code {
     SL_ELIMIT = -9,     /* a size or count ceiling was reached */
     SL_ECANCELLED = -10,/* stopped on request */
     SL_EINTERNAL = -11, /* a bug: a state our own invariants forbid */
+    SL_ESCRIPT = -12,   /* a job script raised an error at run time */
 };
 
 struct sl_err {

@@ -1,0 +1,1 @@
+job{ name = 'Etl-1.x_y', schedule = '0 2 * * *', bookmark = false, max_concurrency = 4, timeout = 90.5, retries = 3, max_errors = 0.01, allow_files = true, args = { day = sluice.today(), n = 1.5, b = true } }

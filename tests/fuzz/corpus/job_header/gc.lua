@@ -1,0 +1,1 @@
+x = setmetatable({}, {__gc = function() while true do end end}) job{name='g'}

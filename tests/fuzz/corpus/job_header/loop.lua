@@ -1,0 +1,2 @@
+job{name='a'}
+while true do pcall(function() while true do end end) end

@@ -1,0 +1,1 @@
+pcall(job, {name='a', bad=1})

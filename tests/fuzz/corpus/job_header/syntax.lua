@@ -1,0 +1,2 @@
+job{ name = 'a' 
+end

@@ -1,0 +1,2 @@
+job{name='a'}
+job{name='b'}
