@@ -240,6 +240,7 @@ struct cobj {
     char *key;               /* owned; store key */
     const char *rel;         /* into key: relative to the include path */
     char etag[72];
+    char storage_class[24];  /* from the listing; "" when unknown */
     int64_t size, mtime_ms;
     const char *status;      /* static: ok unknown unsupported error excluded skipped_* */
     int change;              /* 0 unchanged, 1 new, 2 changed, 3 only last-modified moved */
@@ -439,6 +440,7 @@ static int collect_obj(void *ud, const struct sl_obj_info *info)
     if (!(o->key = sl_strdup(info->key)))
         return SL_ENOMEM;
     snprintf(o->etag, sizeof o->etag, "%s", info->etag);
+    snprintf(o->storage_class, sizeof o->storage_class, "%s", info->storage_class);
     o->size = info->size;
     o->mtime_ms = info->mtime_ms;
     o->status = "ok";
@@ -573,7 +575,8 @@ static const char *skip_status(const struct run *r, const struct cobj *o)
         if (sl_glob_matches(r->globs[i], o->rel))
             return "excluded";
     }
-    return sl_crawl_skip_status(o->rel, o->size, NULL, cfg->ignore_hidden);
+    return sl_crawl_skip_status(o->rel, o->size, o->storage_class[0] ? o->storage_class : NULL,
+                                cfg->ignore_hidden);
 }
 
 static int diff_target(struct run *r, struct target *t, struct sl_err *err)
@@ -1197,6 +1200,7 @@ static int manifest_row(struct run *r, struct target *t, struct cobj *o,
     m->object_len = o->size;
     m->last_modified_ms = o->mtime_ms;
     m->status = (char *)o->status;
+    m->storage_class = o->storage_class[0] ? o->storage_class : NULL;
     m->sampled = o->sampled_now;
     m->inference_version = SL_INFERENCE_VERSION;
     m->config_hash = r->config_hash;

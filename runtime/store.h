@@ -42,6 +42,8 @@ struct sl_obj_info {
     char etag[72];      /* S3 ETag without quotes; local: "<mtime-ns hex>-<size hex>" */
     int64_t mtime_ms;   /* last modified, ms since the epoch (UTC) */
     bool is_prefix;     /* a common prefix (ends with the delimiter), not an object */
+    char storage_class[24]; /* S3 StorageClass from the listing ("STANDARD", "GLACIER"...);
+                               "" for local files and when the server does not say */
 };
 
 /* Called once per listed entry, in byte-wise lexicographic key order. Return

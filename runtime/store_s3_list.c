@@ -206,6 +206,7 @@ struct entry {
     char *key; /* owned, decoded */
     int64_t size;
     char etag[72];
+    char storage_class[24];
     int64_t mtime_ms;
     bool is_prefix;
 };
@@ -350,6 +351,7 @@ static int parse_page(const char *xml, size_t len, struct page *p, char **next,
         p->n++;
         e->size = strtoll(sl_s3_xml_text(v, vl, "Size", tmp, sizeof tmp), NULL, 10);
         e->mtime_ms = iso8601_ms(sl_s3_xml_text(v, vl, "LastModified", tmp, sizeof tmp));
+        sl_s3_xml_text(v, vl, "StorageClass", e->storage_class, sizeof e->storage_class);
         char etag[80];
         sl_s3_xml_text(v, vl, "ETag", etag, sizeof etag);
         size_t el = strlen(etag);
@@ -448,6 +450,7 @@ int sl_s3_list(struct sl_store *st, const char *prefix, const char *delimiter, s
             struct sl_obj_info info = { .key = e->key, .size = e->size,
                                         .mtime_ms = e->mtime_ms, .is_prefix = e->is_prefix };
             memcpy(info.etag, e->etag, sizeof info.etag);
+            memcpy(info.storage_class, e->storage_class, sizeof info.storage_class);
             if ((rc = fn(ud, &info)) != SL_OK) {
                 sl_free(next);
                 goto done; /* the callback's own error: err is its business */
