@@ -41,6 +41,8 @@ static void usage(FILE *f)
             "      --update-behavior B  UPDATE_IN_DATABASE (default), MERGE_NEW_COLUMNS or LOG\n"
             "      --delete-behavior B  LOG (default), DEPRECATE_IN_DATABASE or DELETE_FROM_DATABASE\n"
             "      --max-tables N       fail when more than N tables would be written\n"
+            "      --recrawl MODE       CRAWL_EVERYTHING (default) or CRAWL_NEW_FOLDERS_ONLY (list only\n"
+            "                           folders not seen before; changes and deletions are not seen)\n"
             "      --concurrency N      parallel sampling requests (default 8)\n"
             "      --json               print the run's report as JSON (request counts included)\n"
             "\n"
@@ -160,6 +162,7 @@ static void print_summary(const json_t *rep)
     }
 }
 
+enum { OPT_RECRAWL = 300 };
 enum { OPT_SAMPLE = 256, OPT_PREFIX, OPT_DEPTH, OPT_SINGLE, OPT_UPDATE, OPT_DELETE, OPT_MAXT,
        OPT_CONC, OPT_JSON };
 
@@ -178,6 +181,7 @@ int cmd_crawl(int argc, char **argv)
         { "max-tables", required_argument, NULL, OPT_MAXT },
         { "concurrency", required_argument, NULL, OPT_CONC },
         { "json", no_argument, NULL, OPT_JSON },
+        { "recrawl", required_argument, NULL, OPT_RECRAWL },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -188,7 +192,7 @@ int cmd_crawl(int argc, char **argv)
     json_t *report = NULL;
     int json = cli_json, c, rc = SL_EXIT_USAGE;
     long long num;
-    const char *upd = NULL, *del = NULL;
+    const char *upd = NULL, *del = NULL, *recrawl = NULL;
     int sample_set = 0, depth_set = 0, maxt_set = 0, conc_set = 0;
 
     sl_crawl_config_init(&cfg);
@@ -235,6 +239,7 @@ int cmd_crawl(int argc, char **argv)
             conc_set = 1;
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_RECRAWL: recrawl = optarg; break;
         case 'h': usage(stdout); rc = SL_EXIT_OK; goto out;
         default: rc = cli_usage_error("crawl", "bad option"); goto out;
         }
@@ -344,6 +349,16 @@ int cmd_crawl(int argc, char **argv)
             cfg.update_behavior = SL_CRAWL_UPDATE_LOG;
         else {
             rc = cli_usage_error("crawl", "unknown --update-behavior \"%s\"", upd);
+            goto out;
+        }
+    }
+    if (recrawl) {
+        if (strcmp(recrawl, "CRAWL_EVERYTHING") == 0)
+            cfg.recrawl = SL_CRAWL_EVERYTHING;
+        else if (strcmp(recrawl, "CRAWL_NEW_FOLDERS_ONLY") == 0)
+            cfg.recrawl = SL_CRAWL_NEW_FOLDERS_ONLY;
+        else {
+            rc = cli_usage_error("crawl", "unknown --recrawl \"%s\"", recrawl);
             goto out;
         }
     }

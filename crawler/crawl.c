@@ -116,6 +116,9 @@ json_t *sl_crawl_config_to_json(const struct sl_crawl_config *c)
                      c->gopts.similarity_threshold, "partition_majority",
                      c->gopts.partition_majority, "max_clusters", c->gopts.max_clusters,
                      "single_schema", c->gopts.single_schema);
+    json_object_set_new(j, "recrawl", json_string(c->recrawl == SL_CRAWL_NEW_FOLDERS_ONLY
+                                                      ? "CRAWL_NEW_FOLDERS_ONLY"
+                                                      : "CRAWL_EVERYTHING"));
     json_object_set_new(j, "sample_max_bytes", json_integer((json_int_t)c->opts.sample_max_bytes));
     json_object_set_new(j, "tail_sample_bytes",
                         json_integer((json_int_t)c->opts.tail_sample_bytes));
@@ -197,6 +200,14 @@ int sl_crawl_config_from_json(struct sl_crawl_config *c, const json_t *j, struct
         c->allow_empty_listing_deletes = json_is_true(v);
     if ((v = json_object_get(j, "sample_initial_bytes")) && json_is_integer(v))
         c->opts.sample_initial_bytes = (size_t)json_integer_value(v);
+    if ((s = json_string_value(json_object_get(j, "recrawl")))) {
+        if (strcmp(s, "CRAWL_NEW_FOLDERS_ONLY") == 0)
+            c->recrawl = SL_CRAWL_NEW_FOLDERS_ONLY;
+        else if (strcmp(s, "CRAWL_EVERYTHING") == 0)
+            c->recrawl = SL_CRAWL_EVERYTHING;
+        else
+            return sl_err_set(err, SL_ECONFIG, "crawler config: unknown recrawl \"%s\"", s);
+    }
     if ((v = json_object_get(j, "sample_max_bytes")) && json_is_integer(v))
         c->opts.sample_max_bytes = (size_t)json_integer_value(v);
     if ((v = json_object_get(j, "tail_sample_bytes")) && json_is_integer(v))
@@ -365,6 +376,9 @@ struct target {
 struct run {
     struct sl_catalog *cat;
     const struct sl_crawl_config *cfg;
+    enum sl_crawl_update update_behavior; /* cfg's, or LOG in CRAWL_NEW_FOLDERS_ONLY */
+    enum sl_crawl_delete delete_behavior;
+    bool new_folders_only;                /* this run walks only unknown folders (§12.3) */
     const char *crawler;
     char config_hash[65];
     int64_t run_id;
@@ -448,6 +462,268 @@ static int collect_obj(void *ud, const struct sl_obj_info *info)
     return SL_OK;
 }
 
+static int cmp_cobj(const void *a, const void *b)
+{
+    return strcmp(((const struct cobj *)a)->key, ((const struct cobj *)b)->key);
+}
+
+/* ---- Folders (§12.1 crawl_folder) and CRAWL_NEW_FOLDERS_ONLY (§12.3) ---- */
+
+struct folder {
+    char *prefix; /* owned; relative to the include path, "" or ends in '/' */
+    bool has_direct_files;
+};
+
+static int cmp_folder(const void *a, const void *b)
+{
+    return strcmp(((const struct folder *)a)->prefix, ((const struct folder *)b)->prefix);
+}
+
+static void folders_free(struct folder *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_free(f[i].prefix);
+    sl_free(f);
+}
+
+/* Every folder of the listed objects (the include path itself is ""), sorted,
+ * with whether objects sit directly in it. */
+static int folders_of(const struct target *t, struct folder **out, size_t *n_out,
+                      struct sl_err *err)
+{
+    struct folder *f = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < t->n_objs; i++) {
+        const char *rel = t->objs[i].rel;
+        const char *last = strrchr(rel, '/');
+        size_t end = 0;
+        for (;;) {
+            const char *slash = strchr(rel + end, '/');
+            size_t plen = end;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct folder *p = sl_realloc(f, cap * sizeof *p);
+                if (!p)
+                    goto oom;
+                f = p;
+            }
+            if (!(f[n].prefix = sl_strndup(rel, plen)))
+                goto oom;
+            f[n].has_direct_files = (last ? (size_t)(last - rel) + 1 : 0) == plen;
+            n++;
+            if (!slash)
+                break;
+            end = (size_t)(slash - rel) + 1;
+        }
+    }
+    if (n)
+        qsort(f, n, sizeof *f, cmp_folder);
+    /* merge duplicates */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w && strcmp(f[w - 1].prefix, f[i].prefix) == 0) {
+            f[w - 1].has_direct_files |= f[i].has_direct_files;
+            sl_free(f[i].prefix);
+            continue;
+        }
+        f[w++] = f[i];
+    }
+    *out = f;
+    *n_out = w;
+    return SL_OK;
+oom:
+    folders_free(f, n);
+    return sl_err_set(err, SL_ENOMEM, "out of memory");
+}
+
+/* Records the folders of a full listing when they differ from the stored ones. */
+static int write_folders(struct run *r, struct target *t, struct sl_err *err)
+{
+    struct folder *f = NULL;
+    size_t n = 0;
+    struct sl_catalog_crawl_folder *have = NULL;
+    size_t n_have = 0;
+    int rc;
+
+    if (t->single_object || t->listing_empty_guard)
+        return SL_OK;
+    if ((rc = folders_of(t, &f, &n, err)) != SL_OK)
+        return rc;
+    if ((rc = sl_catalog_crawl_folder_list(r->cat, r->crawler, t->uri, &have, &n_have, err)))
+        goto out;
+    struct sl_catalog_crawl_folder *rows = sl_calloc(n + 1, sizeof *rows);
+    size_t n_rows = 0;
+    if (!rows) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool same = false;
+        for (size_t j = 0; j < n_have && !same; j++) /* n is small: folders, not objects */
+            same = strcmp(have[j].prefix, f[i].prefix) == 0 &&
+                   have[j].has_direct_files == (int)f[i].has_direct_files;
+        if (same)
+            continue;
+        rows[n_rows].crawler = (char *)r->crawler;
+        rows[n_rows].include_path = t->uri;
+        rows[n_rows].prefix = f[i].prefix;
+        rows[n_rows].has_direct_files = f[i].has_direct_files;
+        rows[n_rows].first_seen_run = r->run_id;
+        n_rows++;
+    }
+    if (n_rows)
+        rc = sl_catalog_crawl_folder_put(r->cat, rows, n_rows, err);
+    sl_free(rows);
+out:
+    sl_catalog_crawl_folder_list_free(have, n_have);
+    folders_free(f, n);
+    return rc;
+}
+
+static bool folder_excluded(const struct run *r, const char *rel_prefix)
+{
+    for (size_t i = 0; i < r->cfg->n_exclusions; i++) {
+        if (sl_glob_covers_folder(r->globs[i], rel_prefix))
+            return true;
+    }
+    return false;
+}
+
+struct walk_ctx {
+    struct target *t;
+    char ***children;  /* common prefixes found (rel) */
+    size_t *n_children;
+    size_t prefix_len;
+};
+
+static int walk_collect(void *ud, const struct sl_obj_info *info)
+{
+    struct walk_ctx *w = ud;
+    if (!info->is_prefix)
+        return SL_OK; /* files of known folders are not looked at (§12.3) */
+    char **p = sl_realloc(*w->children, (*w->n_children + 1) * sizeof *p);
+    if (!p)
+        return SL_ENOMEM;
+    *w->children = p;
+    if (!(p[*w->n_children] = sl_strdup(info->key + w->prefix_len)))
+        return SL_ENOMEM;
+    (*w->n_children)++;
+    return SL_OK;
+}
+
+/* CRAWL_NEW_FOLDERS_ONLY (§12.3): the object set is the manifest plus every
+ * object of folders the last crawls never saw. Known folders with files of
+ * their own are not listed; other known folders are listed with a delimiter
+ * only to find new child folders; unknown folders are listed recursively. */
+static int walk_new_folders(struct run *r, struct target *t, struct sl_err *err)
+{
+    struct sl_catalog_crawl_folder *known = NULL;
+    size_t n_known = 0;
+    char **queue = NULL;
+    size_t n_queue = 0, head = 0;
+    int rc;
+    size_t plen = strlen(t->prefix);
+
+    if ((rc = sl_catalog_crawl_folder_list(r->cat, r->crawler, t->uri, &known, &n_known, err)))
+        return rc;
+    /* the manifest's objects stand in for a listing of the known folders */
+    const char *after = NULL;
+    char *after_buf = NULL;
+    for (;;) {
+        struct sl_catalog_crawl_object *page = NULL;
+        size_t n = 0;
+        rc = sl_catalog_crawl_object_list(r->cat, r->crawler, t->uri, after, MANIFEST_PAGE,
+                                          &page, &n, err);
+        if (rc != SL_OK)
+            goto out;
+        for (size_t i = 0; i < n && rc == SL_OK; i++) {
+            char *key = sl_asprintf("%s%s", t->prefix, page[i].key);
+            struct sl_obj_info info = { .key = key, .size = page[i].object_len,
+                                        .mtime_ms = page[i].last_modified_ms };
+            snprintf(info.etag, sizeof info.etag, "%s", page[i].etag);
+            if (page[i].storage_class)
+                snprintf(info.storage_class, sizeof info.storage_class, "%s",
+                         page[i].storage_class);
+            rc = key ? collect_obj(t, &info) : SL_ENOMEM;
+            sl_free(key);
+        }
+        sl_free(after_buf);
+        after_buf = n ? sl_strdup(page[n - 1].key) : NULL;
+        after = after_buf;
+        sl_catalog_crawl_object_list_free(page, n);
+        if (rc != SL_OK) {
+            if (err->code == SL_OK)
+                sl_err_set(err, SL_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (n < MANIFEST_PAGE)
+            break;
+    }
+    sl_free(after_buf);
+
+    if (!(queue = sl_calloc(1, sizeof *queue)) || !(queue[0] = sl_strdup(""))) {
+        rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+        goto out;
+    }
+    n_queue = 1;
+    while (head < n_queue && rc == SL_OK) {
+        const char *rel = queue[head++];
+        if (!rel)
+            continue; /* excluded before it was listed */
+        const struct sl_catalog_crawl_folder *k = NULL;
+        for (size_t i = 0; i < n_known && !k; i++) {
+            if (strcmp(known[i].prefix, rel) == 0)
+                k = &known[i];
+        }
+        char *full = sl_asprintf("%s%s", t->prefix, rel);
+        if (!full) {
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+            break;
+        }
+        if (k && k->has_direct_files) {
+            /* known, with files of its own: not listed */
+        } else if (k) {
+            struct walk_ctx w = { t, &queue, &n_queue, plen };
+            rc = sl_store_list(t->st, full, "/", walk_collect, &w, err);
+            if (rc == SL_ENOMEM && err->code == SL_OK)
+                sl_err_set(err, SL_ENOMEM, "out of memory");
+            /* children that an exclusion covers are dropped before any LIST */
+            for (size_t i = head; i < n_queue; i++) {
+                if (queue[i] && folder_excluded(r, queue[i])) {
+                    sl_free(queue[i]);
+                    queue[i] = NULL;
+                }
+            }
+        } else if (!folder_excluded(r, rel)) {
+            rc = sl_store_list(t->st, full, NULL, collect_obj, t, err);
+            if (rc == SL_ENOMEM && err->code == SL_OK)
+                sl_err_set(err, SL_ENOMEM, "out of memory");
+        }
+        sl_free(full);
+    }
+    if (rc != SL_OK)
+        goto out;
+    /* one object may now be there twice (manifest and a new folder): keep one */
+    if (t->n_objs > 1) {
+        qsort(t->objs, t->n_objs, sizeof *t->objs, cmp_cobj);
+        size_t w = 1;
+        for (size_t i = 1; i < t->n_objs; i++) {
+            if (strcmp(t->objs[w - 1].key, t->objs[i].key) == 0) {
+                cobj_cleanup(&t->objs[i]);
+                continue;
+            }
+            t->objs[w++] = t->objs[i];
+        }
+        t->n_objs = w;
+    }
+out:
+    for (size_t i = 0; i < n_queue; i++)
+        sl_free(queue[i]);
+    sl_free(queue);
+    sl_catalog_crawl_folder_list_free(known, n_known);
+    return rc;
+}
+
 /* Opens the include path's store and lists it. A path without a trailing '/'
  * names one object when that exact key exists, else a folder. */
 static int list_target(struct run *r, struct target *t, const char *uri, struct sl_err *err)
@@ -502,7 +778,11 @@ static int list_target(struct run *r, struct target *t, const char *uri, struct 
     } else {
         t->base_uri = pu;
     }
-    if (!t->single_object) {
+    if (!t->single_object && r->new_folders_only) {
+        rc = walk_new_folders(r, t, err);
+        if (rc != SL_OK)
+            goto out;
+    } else if (!t->single_object) {
         rc = sl_store_list(t->st, t->prefix, NULL, collect_obj, t, err);
         if (rc == SL_ENOMEM && err->code == SL_OK)
             sl_err_set(err, SL_ENOMEM, "out of memory listing \"%s\"", uri);
@@ -876,7 +1156,7 @@ static int apply_update_policy(struct run *r, struct sl_catalog_table *ct,
                                const struct sl_catalog_table *old, struct sl_err *err)
 {
     char h_new[65], h_old[65];
-    if (r->cfg->update_behavior == SL_CRAWL_UPDATE_IN_DATABASE)
+    if (r->update_behavior == SL_CRAWL_UPDATE_IN_DATABASE)
         return SL_OK;
     if (sl_catalog_schema_hash(ct, h_new, err) || sl_catalog_schema_hash(old, h_old, err))
         return err->code;
@@ -891,7 +1171,7 @@ static int apply_update_policy(struct run *r, struct sl_catalog_table *ct,
         const char *type = oc->type;
         int j = find_column(ct, oc->name);
         bool placeholder = sl_catalog_params_get(&oc->params, "placeholder") != NULL;
-        if (r->cfg->update_behavior == SL_CRAWL_MERGE_NEW_COLUMNS && j >= 0 &&
+        if (r->update_behavior == SL_CRAWL_MERGE_NEW_COLUMNS && j >= 0 &&
             strcmp(ct->columns[j].type, oc->type) != 0) {
             if (placeholder && !sl_catalog_params_get(&ct->columns[j].params, "placeholder"))
                 type = ct->columns[j].type; /* a placeholder is resolved, not changed */
@@ -905,7 +1185,7 @@ static int apply_update_policy(struct run *r, struct sl_catalog_table *ct,
                                         type == oc->type ? &oc->params : &ct->columns[j].params,
                                         err);
     }
-    if (r->cfg->update_behavior == SL_CRAWL_MERGE_NEW_COLUMNS) {
+    if (r->update_behavior == SL_CRAWL_MERGE_NEW_COLUMNS) {
         for (size_t i = 0; rc == SL_OK && i < ct->n_columns; i++) {
             if (find_column(old, ct->columns[i].name) >= 0)
                 continue;
@@ -1140,14 +1420,14 @@ static int write_table(struct run *r, struct target *t, const struct sl_gtable *
                 present = eq;
             }
             if (present || (have[i].state == SL_CATALOG_DEPRECATED &&
-                            r->cfg->delete_behavior == SL_CRAWL_DEPRECATE_IN_DATABASE))
+                            r->delete_behavior == SL_CRAWL_DEPRECATE_IN_DATABASE))
                 continue;
             const char *const *vals = (const char *const *)have[i].values;
-            if (r->cfg->delete_behavior == SL_CRAWL_DELETE_FROM_DATABASE) {
+            if (r->delete_behavior == SL_CRAWL_DELETE_FROM_DATABASE) {
                 rc = sl_catalog_partition_delete(r->cat, r->cfg->database, name, vals,
                                                  have[i].n_values, err);
                 r->partitions_removed++;
-            } else if (r->cfg->delete_behavior == SL_CRAWL_DEPRECATE_IN_DATABASE) {
+            } else if (r->delete_behavior == SL_CRAWL_DEPRECATE_IN_DATABASE) {
                 rc = sl_catalog_partition_set_state(r->cat, r->cfg->database, name, vals,
                                                     have[i].n_values, SL_CATALOG_DEPRECATED,
                                                     "no data objects left", err);
@@ -1395,10 +1675,10 @@ static int handle_gone_tables(struct run *r, struct target *t, const json_t *wri
         json_array_foreach(written, j, v) present |= strcmp(json_string_value(v), ct->name) == 0;
         if (present)
             continue;
-        if (r->cfg->delete_behavior == SL_CRAWL_DELETE_FROM_DATABASE) {
+        if (r->delete_behavior == SL_CRAWL_DELETE_FROM_DATABASE) {
             rc = sl_catalog_table_delete(r->cat, r->cfg->database, ct->name, err);
             r->tables_removed++;
-        } else if (r->cfg->delete_behavior == SL_CRAWL_DEPRECATE_IN_DATABASE) {
+        } else if (r->delete_behavior == SL_CRAWL_DEPRECATE_IN_DATABASE) {
             if (ct->state != SL_CATALOG_DEPRECATED) {
                 rc = sl_catalog_table_set_state(r->cat, r->cfg->database, ct->name,
                                                 SL_CATALOG_DEPRECATED, "no data objects left",
@@ -1536,7 +1816,43 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
     char *ctext = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(cj);
     struct sl_catalog_crawler *have = NULL;
+    r.update_behavior = cfg->update_behavior;
+    r.delete_behavior = cfg->delete_behavior;
     rc = sl_catalog_crawler_get(cat, name, &have, err);
+    if (rc == SL_OK && cfg->recrawl == SL_CRAWL_NEW_FOLDERS_ONLY) {
+        /* §12.3: needs an earlier full crawl of the same targets and exclusions */
+        json_t *old = have->config ? json_loads(have->config, 0, NULL) : NULL;
+        json_t *now = sl_crawl_config_to_json(cfg);
+        bool same = old && json_equal(json_object_get(old, "targets"),
+                                      json_object_get(now, "targets"));
+        json_decref(old);
+        json_decref(now);
+        if (!same) {
+            sl_catalog_crawler_free(have);
+            free(ctext);
+            rc = sl_err_set(err, SL_ECONFIG,
+                            "RECRAWL_CONFIG_CHANGED: crawler \"%s\" had other targets or "
+                            "exclusions; run a full crawl (CRAWL_EVERYTHING) first",
+                            name);
+            goto out;
+        }
+        struct sl_catalog_crawl_run *runs = NULL;
+        size_t n_runs = 0;
+        if ((rc = sl_catalog_crawl_run_list(cat, name, 0, &runs, &n_runs, err)) != SL_OK) {
+            sl_catalog_crawler_free(have);
+            free(ctext);
+            goto out;
+        }
+        for (size_t i = 0; i < n_runs && !r.new_folders_only; i++)
+            r.new_folders_only = runs[i].status == SL_CATALOG_RUN_SUCCEEDED &&
+                                 strcmp(runs[i].mode, "CRAWL_EVERYTHING") == 0;
+        sl_catalog_crawl_run_list_free(runs, n_runs);
+        if (r.new_folders_only) {
+            /* new files in known folders, changes and deletions are not seen */
+            r.update_behavior = SL_CRAWL_UPDATE_LOG;
+            r.delete_behavior = SL_CRAWL_DELETE_LOG;
+        }
+    }
     if (rc == SL_ENOTFOUND || (rc == SL_OK && (!have->config || !ctext ||
                                                strcmp(have->config, ctext) != 0))) {
         rc = sl_catalog_crawler_put(cat, name, ctext ? ctext : "{}", NULL, err);
@@ -1546,8 +1862,14 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
     free(ctext);
     if (rc != SL_OK)
         goto out;
-    if ((rc = sl_catalog_crawl_run_start(cat, name, "CRAWL_EVERYTHING", &r.run_id, err)))
+    if ((rc = sl_catalog_crawl_run_start(cat, name,
+                                         r.new_folders_only ? "CRAWL_NEW_FOLDERS_ONLY"
+                                                            : "CRAWL_EVERYTHING",
+                                         &r.run_id, err)))
         goto out;
+    if (cfg->recrawl == SL_CRAWL_NEW_FOLDERS_ONLY && !r.new_folders_only)
+        warn(&r, "RECRAWL_FULL", name,
+             "no earlier full crawl: this run lists everything (CRAWL_EVERYTHING)");
 
     r.targets = sl_calloc(cfg->n_targets, sizeof *r.targets);
     if (!r.targets) {
@@ -1583,6 +1905,8 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
         json_decref(written);
         if (rc == SL_OK)
             rc = write_manifest(&r, &r.targets[i], err);
+        if (rc == SL_OK && !r.new_folders_only)
+            rc = write_folders(&r, &r.targets[i], err);
         if (rc != SL_OK)
             goto failed;
     }

@@ -19,6 +19,8 @@
 
 enum sl_crawl_update { SL_CRAWL_UPDATE_IN_DATABASE, SL_CRAWL_MERGE_NEW_COLUMNS, SL_CRAWL_UPDATE_LOG };
 enum sl_crawl_delete { SL_CRAWL_DELETE_LOG, SL_CRAWL_DEPRECATE_IN_DATABASE, SL_CRAWL_DELETE_FROM_DATABASE };
+/* §12: a full listing (default), or only folders not seen before (§12.3). */
+enum sl_crawl_recrawl { SL_CRAWL_EVERYTHING, SL_CRAWL_NEW_FOLDERS_ONLY };
 
 struct sl_crawl_config {
     char *name;          /* owned; NULL = derived from database and targets */
@@ -32,6 +34,7 @@ struct sl_crawl_config {
     struct sl_group_opts gopts;
     enum sl_crawl_update update_behavior; /* UPDATE_IN_DATABASE */
     enum sl_crawl_delete delete_behavior; /* LOG (issue 3: "default log") */
+    enum sl_crawl_recrawl recrawl;        /* CRAWL_EVERYTHING */
     int max_tables;      /* 0 = unlimited */
     int max_concurrency; /* sampling threads (and connections) */
     bool ignore_hidden;  /* true */
