@@ -44,6 +44,7 @@ static void usage(FILE *f)
             "      --recrawl MODE       CRAWL_EVERYTHING (default) or CRAWL_NEW_FOLDERS_ONLY (list only\n"
             "                           folders not seen before; changes and deletions are not seen)\n"
             "      --concurrency N      parallel sampling requests (default 8)\n"
+            "      --dry-run            do everything but write: report what would change\n"
             "      --json               print the run's report as JSON (request counts included)\n"
             "\n"
             "Exit codes: 0 the crawl finished (skipped objects are reported), 1 nothing could\n"
@@ -162,7 +163,7 @@ static void print_summary(const json_t *rep)
     }
 }
 
-enum { OPT_RECRAWL = 300 };
+enum { OPT_RECRAWL = 300, OPT_DRY_RUN };
 enum { OPT_SAMPLE = 256, OPT_PREFIX, OPT_DEPTH, OPT_SINGLE, OPT_UPDATE, OPT_DELETE, OPT_MAXT,
        OPT_CONC, OPT_JSON };
 
@@ -182,6 +183,7 @@ int cmd_crawl(int argc, char **argv)
         { "concurrency", required_argument, NULL, OPT_CONC },
         { "json", no_argument, NULL, OPT_JSON },
         { "recrawl", required_argument, NULL, OPT_RECRAWL },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -193,7 +195,7 @@ int cmd_crawl(int argc, char **argv)
     int json = cli_json, c, rc = SL_EXIT_USAGE;
     long long num;
     const char *upd = NULL, *del = NULL, *recrawl = NULL;
-    int sample_set = 0, depth_set = 0, maxt_set = 0, conc_set = 0;
+    int sample_set = 0, depth_set = 0, maxt_set = 0, conc_set = 0, dry_run = 0;
 
     sl_crawl_config_init(&cfg);
     sl_crawl_config_init(&given);
@@ -240,6 +242,7 @@ int cmd_crawl(int argc, char **argv)
             break;
         case OPT_JSON: json = 1; break;
         case OPT_RECRAWL: recrawl = optarg; break;
+        case OPT_DRY_RUN: dry_run = 1; break;
         case 'h': usage(stdout); rc = SL_EXIT_OK; goto out;
         default: rc = cli_usage_error("crawl", "bad option"); goto out;
         }
@@ -352,6 +355,7 @@ int cmd_crawl(int argc, char **argv)
             goto out;
         }
     }
+    cfg.dry_run = dry_run;
     if (recrawl) {
         if (strcmp(recrawl, "CRAWL_EVERYTHING") == 0)
             cfg.recrawl = SL_CRAWL_EVERYTHING;

@@ -1808,8 +1808,15 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
     r.crawler = name;
     sl_crawl_config_hash(cfg, r.config_hash);
 
+    if (cfg->dry_run) {
+        /* one transaction from the start, rolled back at the end: the report
+         * shows what the run would change, and nothing stays written */
+        if ((rc = sl_catalog_begin(cat, err)) != SL_OK)
+            goto out;
+        in_tx = true;
+    }
     if ((rc = sl_catalog_database_ensure(cat, cfg->database, NULL, err)) != SL_OK)
-        goto out;
+        goto failed;
     /* store the definition only when it changed (a re-crawl writes nothing else) */
     json_t *cj = sl_crawl_config_to_json(cfg);
     json_object_set_new(cj, "name", json_string(name));
@@ -1892,9 +1899,11 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
 
     /* one transaction for every catalog change of the run (§1 step 6) */
     report_progress(&r, "grouping");
-    if ((rc = sl_catalog_begin(cat, err)) != SL_OK)
-        goto failed;
-    in_tx = true;
+    if (!in_tx) {
+        if ((rc = sl_catalog_begin(cat, err)) != SL_OK)
+            goto failed;
+        in_tx = true;
+    }
     if ((rc = sl_catalog_crawler_lock(cat, name, err)) != SL_OK)
         goto failed;
     for (size_t i = 0; i < r.n_targets; i++) {
@@ -1914,13 +1923,16 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
     json_t *counters = counters_json(&r);
     char *ctr = json_dumps(counters, JSON_COMPACT);
     *report = json_pack("{s:s,s:I,s:s,s:o,s:O,s:O,s:O}", "crawler", name, "run_id",
-                        (json_int_t)r.run_id, "status", "succeeded", "counters", counters,
+                        (json_int_t)r.run_id, "status", cfg->dry_run ? "dry_run" : "succeeded",
+                        "counters", counters,
                         "tables", r.tables, "warnings", r.warnings, "skipped", r.skipped);
     char *rep = json_dumps(*report, JSON_COMPACT);
     rc = sl_catalog_crawl_run_finish(cat, r.run_id, SL_CATALOG_RUN_SUCCEEDED, ctr, rep, err);
     free(ctr);
     free(rep);
-    if (rc == SL_OK)
+    if (rc == SL_OK && cfg->dry_run)
+        sl_catalog_rollback(cat);
+    else if (rc == SL_OK)
         rc = sl_catalog_commit(cat, err);
     in_tx = false;
     if (rc != SL_OK) {

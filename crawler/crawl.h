@@ -39,6 +39,7 @@ struct sl_crawl_config {
     int max_concurrency; /* sampling threads (and connections) */
     bool ignore_hidden;  /* true */
     bool allow_empty_listing_deletes;
+    bool dry_run;        /* run everything, report the catalog diff, write nothing (§13) */
 };
 
 void sl_crawl_config_init(struct sl_crawl_config *c);

@@ -87,6 +87,13 @@ crawl "$work/45b.json" "$work/t45/" --database "${DB}_e" --delete-behavior DELET
 check t45_guard_reported test "$(jget "$work/45b.json" 'd.warnings.some(w=>w.code==="EMPTY_LISTING_GUARD")')" = true
 check t45_table_kept bash -c '"$1" catalog table "$2" >/dev/null' _ "$SLUICE" "${DB}_e.g"
 
+# ---- --dry-run: the report says what would change, the catalog keeps nothing
+runs_before=$(sql "SELECT count(*) FROM sluice.crawl_run")
+crawl "$work/dry.json" "$work/t34/" --database "${DB}_h" --dry-run
+check dry_run_reports_tables test "$(jget "$work/dry.json" 'd.status+":"+d.counters.tables_created')" = "dry_run:1"
+check dry_run_writes_no_database test "$(sql "SELECT count(*) FROM sluice.catalog_database WHERE name = '${DB}_h'")" = 0
+check dry_run_writes_no_run test "$(sql "SELECT count(*) FROM sluice.crawl_run")" = "$runs_before"
+
 # ---- sampling budget: a 6 MB CSV is never read whole
 mkdir -p "$work/big/t"
 awk 'BEGIN { print "id,name,score"; for (i = 0; i < 200000; i++) printf "%d,name%d,%d.5\n", i, i, i % 1000 }' \
