@@ -1015,6 +1015,38 @@ static void finish_sampled(struct cobj *o, struct sl_cls_result *res,
         o->compat_key = sl_strdup(o->classification);
 }
 
+struct relist {
+    const char *key;
+    struct sl_obj_info found;
+    bool ok;
+};
+
+static int relist_fn(void *ud, const struct sl_obj_info *info)
+{
+    struct relist *rl = ud;
+    if (!info->is_prefix && strcmp(info->key, rl->key) == 0) {
+        rl->found = *info;
+        rl->ok = true;
+    }
+    return SL_OK;
+}
+
+/* Lists one object again (prefix = its key) and takes its new ETag, size and
+ * time. SL_ENOTFOUND when it is gone. */
+static int relist_one(struct sl_store *st, struct cobj *o, struct sl_err *err)
+{
+    struct relist rl = { .key = o->key };
+    int rc = sl_store_list(st, o->key, NULL, relist_fn, &rl, err);
+    if (rc != SL_OK)
+        return rc;
+    if (!rl.ok)
+        return sl_err_set(err, SL_ENOTFOUND, "\"%s\": deleted while crawled", o->key);
+    snprintf(o->etag, sizeof o->etag, "%s", rl.found.etag);
+    o->size = rl.found.size;
+    o->mtime_ms = rl.found.mtime_ms;
+    return SL_OK;
+}
+
 static void *sample_worker(void *arg)
 {
     struct pool *p = arg;
@@ -1036,8 +1068,17 @@ static void *sample_worker(void *arg)
         struct sl_sample_info info;
         sl_cls_result_init(&res);
         sl_err_clear(&err);
-        if (sl_sample_object(st, o->key, o->rel, o->size, &p->r->cfg->opts, &res, &info, &err) ==
-            SL_OK) {
+        int src = sl_sample_object(st, o->key, o->etag, o->rel, o->size, &p->r->cfg->opts, &res,
+                                   &info, &err);
+        if (src == SL_ECHANGED && relist_one(st, o, &err) == SL_OK) {
+            /* §4: replaced after the LIST: list it once more and sample again */
+            sl_cls_result_cleanup(&res);
+            sl_cls_result_init(&res);
+            sl_err_clear(&err);
+            src = sl_sample_object(st, o->key, o->etag, o->rel, o->size, &p->r->cfg->opts, &res,
+                                   &info, &err);
+        }
+        if (src == SL_OK) {
             finish_sampled(o, &res, &info);
         } else {
             o->status = "error";

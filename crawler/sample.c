@@ -23,6 +23,10 @@ struct range_sink {
     struct sl_err *err;
 };
 
+/* The listed ETag of the object being sampled: every GET must see that version.
+ * Set once per sl_sample_object call, on the calling thread only. */
+static _Thread_local const char *sample_etag;
+
 static int to_buf(void *ud, const void *data, size_t len)
 {
     struct range_sink *s = ud;
@@ -34,7 +38,7 @@ static int fetch(struct sl_store *st, const char *key, int64_t off, int64_t len,
                  struct sl_err *err)
 {
     struct range_sink s = { b, err };
-    return sl_store_get(st, key, off, len, to_buf, &s, err);
+    return sl_store_get_match(st, key, sample_etag, off, len, to_buf, &s, err);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -138,10 +142,11 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-int sl_sample_object(struct sl_store *st, const char *key, const char *name, int64_t size,
-                     const struct sl_crawl_opts *o, struct sl_cls_result *out,
+int sl_sample_object(struct sl_store *st, const char *key, const char *etag, const char *name,
+                     int64_t size, const struct sl_crawl_opts *o, struct sl_cls_result *out,
                      struct sl_sample_info *info, struct sl_err *err)
 {
+    sample_etag = etag;
     struct sl_buf raw, dec, tail;
     int rc = SL_OK;
 

@@ -20,12 +20,14 @@ struct sl_sample_info {
     bool record_exact;
 };
 
-/* Classifies st/key (size bytes; name = the key relative to the include path,
- * used only for tie hints). Fills out (classification "" = unknown, with
+/* Classifies st/key (size bytes and ETag etag as listed; name = the key
+ * relative to the include path, used only for tie hints). Every GET carries
+ * the listed ETag (If-Match): SL_ECHANGED when the object was replaced since
+ * the listing, so the caller can list it again (§4). Fills out (classification "" = unknown, with
  * out->reason) and info. Returns SL_OK unless reading failed (the object is
  * then in status error): a format that is not recognised is not an error. */
-int sl_sample_object(struct sl_store *st, const char *key, const char *name, int64_t size,
-                     const struct sl_crawl_opts *o, struct sl_cls_result *out,
+int sl_sample_object(struct sl_store *st, const char *key, const char *etag, const char *name,
+                     int64_t size, const struct sl_crawl_opts *o, struct sl_cls_result *out,
                      struct sl_sample_info *info, struct sl_err *err);
 
 #endif

@@ -97,6 +97,7 @@ const char *sl_code_name(enum sl_code c)
     case SL_ECANCELLED: return "ECANCELLED";
     case SL_EINTERNAL: return "EINTERNAL";
     case SL_ESCRIPT: return "ESCRIPT";
+    case SL_ECHANGED: return "ECHANGED";
     }
     return "E?";
 }

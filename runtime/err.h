@@ -26,6 +26,7 @@ enum sl_code {
     SL_ECANCELLED = -10,/* stopped on request */
     SL_EINTERNAL = -11, /* a bug: a state our own invariants forbid */
     SL_ESCRIPT = -12,   /* a job script raised an error at run time */
+    SL_ECHANGED = -13,  /* the object is not the version asked for (ETag mismatch) */
 };
 
 struct sl_err {

@@ -208,7 +208,15 @@ int sl_store_get(struct sl_store *st, const char *key, int64_t off, int64_t len,
 {
     if (off < 0)
         return sl_err_set(err, SL_EINTERNAL, "get \"%s\": negative offset", key);
-    return st->ops->get(st, key, off, len, fn, ud, err);
+    return st->ops->get(st, key, NULL, off, len, fn, ud, err);
+}
+
+int sl_store_get_match(struct sl_store *st, const char *key, const char *etag, int64_t off,
+                       int64_t len, sl_data_fn fn, void *ud, struct sl_err *err)
+{
+    if (off < 0)
+        return sl_err_set(err, SL_EINTERNAL, "get \"%s\": negative offset", key);
+    return st->ops->get(st, key, etag && etag[0] ? etag : NULL, off, len, fn, ud, err);
 }
 
 struct sl_store_writer *sl_store_put_begin(struct sl_store *st, const char *key,

@@ -84,6 +84,12 @@ int sl_store_head(struct sl_store *st, const char *key, struct sl_obj_info *info
 int sl_store_get(struct sl_store *st, const char *key, int64_t off, int64_t len, sl_data_fn fn,
                  void *ud, struct sl_err *err);
 
+/* sl_store_get, but only from the object version whose ETag (without quotes,
+ * as listed) is etag: SL_ECHANGED when the object was replaced since it was
+ * listed (S3 sends If-Match; local files compare their pseudo-ETag). */
+int sl_store_get_match(struct sl_store *st, const char *key, const char *etag, int64_t off,
+                       int64_t len, sl_data_fn fn, void *ud, struct sl_err *err);
+
 /* Streamed upload. Nothing is visible under key until commit succeeds: S3 uses
  * one PUT below the multipart threshold and a multipart upload above it (aborted
  * on failure, so no parts remain); local files are written to a hidden temporary

@@ -17,8 +17,9 @@ struct sl_store_ops {
                 void *ud, struct sl_err *err);
     int (*head)(struct sl_store *st, const char *key, struct sl_obj_info *info,
                 struct sl_err *err);
-    int (*get)(struct sl_store *st, const char *key, int64_t off, int64_t len, sl_data_fn fn,
-               void *ud, struct sl_err *err);
+    /* if_match: NULL, or the ETag the object must still have (SL_ECHANGED) */
+    int (*get)(struct sl_store *st, const char *key, const char *if_match, int64_t off,
+               int64_t len, sl_data_fn fn, void *ud, struct sl_err *err);
     struct sl_store_writer *(*put_begin)(struct sl_store *st, const char *key,
                                          struct sl_err *err);
     int (*put_write)(struct sl_store_writer *w, const void *data, size_t len,

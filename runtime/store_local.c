@@ -216,8 +216,8 @@ static int local_head(struct sl_store *st, const char *key, struct sl_obj_info *
     return SL_OK;
 }
 
-static int local_get(struct sl_store *st, const char *key, int64_t off, int64_t len,
-                     sl_data_fn fn, void *ud, struct sl_err *err)
+static int local_get(struct sl_store *st, const char *key, const char *if_match, int64_t off,
+                     int64_t len, sl_data_fn fn, void *ud, struct sl_err *err)
 {
     char path[4096];
     struct stat sb;
@@ -236,6 +236,14 @@ static int local_get(struct sl_store *st, const char *key, int64_t off, int64_t 
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         rc = sl_err_set(err, SL_ENOTFOUND, "\"%s\": not found (not a regular file)", path);
         goto out;
+    }
+    if (if_match) {
+        struct sl_obj_info now;
+        fill_info(&now, &sb);
+        if (strcmp(now.etag, if_match) != 0) {
+            rc = sl_err_set(err, SL_ECHANGED, "\"%s\": changed since it was listed", path);
+            goto out;
+        }
     }
     int64_t end = sb.st_size;
     if (len >= 0 && off + len < end)

@@ -349,6 +349,12 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
     if (rq->sink && status / 100 == 2) {
         if (!a->started) {
             a->started = true;
+            /* a server that ignores If-Match (the emulator does) still says
+             * which version it sends: refuse it before any byte is delivered */
+            if (rq->if_match && rs->etag[0] && strcmp(rs->etag, rq->if_match) != 0) {
+                rs->sink_rc = SL_ECHANGED;
+                return 0;
+            }
             /* a server that ignores Range answers 200 with the whole object */
             int64_t body_start = status == 206 && a->cr_start >= 0 ? a->cr_start : 0;
             a->skip = a->want_start - body_start;
@@ -590,7 +596,7 @@ static int setup(struct s3_store *s, struct s3_conn *c, const struct s3_req *rq,
                 return rc;
         }
         /* resuming: the bytes must come from the object we started reading */
-        if (a->rs->delivered > 0 && a->rs->etag_raw[0] &&
+        if ((a->rs->delivered > 0 || a->rq->if_match) && a->rs->etag_raw[0] &&
             (rc = add_header(headers, err, "If-Match: %s", a->rs->etag_raw)))
             return rc;
     }
@@ -610,6 +616,8 @@ int sl_s3_request(struct s3_store *s, struct s3_conn *c, const struct s3_req *rq
 
     sl_buf_init(&url, 0);
     rs->attempts = 0;
+    if (rq->if_match) /* every attempt asks for this version (restored below) */
+        snprintf(saved_etag_raw, sizeof saved_etag_raw, "\"%.70s\"", rq->if_match);
     if ((rc = build_url(s, rq, &url, err)))
         goto fail;
     if (rq->body_sha256) {
@@ -974,8 +982,8 @@ done:
     return rc;
 }
 
-static int s3_get(struct sl_store *st, const char *key, int64_t off, int64_t len, sl_data_fn fn,
-                  void *ud, struct sl_err *err)
+static int s3_get(struct sl_store *st, const char *key, const char *if_match, int64_t off,
+                  int64_t len, sl_data_fn fn, void *ud, struct sl_err *err)
 {
     struct s3_store *s = st->impl;
     struct s3_resp rs;
@@ -999,9 +1007,13 @@ static int s3_get(struct sl_store *st, const char *key, int64_t off, int64_t len
     struct s3_req rq = { .op = "get", .uri = uri, .method = "GET", .key = key, .sink = fn,
                          .sink_ud = ud, .ranged = off > 0 || len >= 0, .range_off = off,
                          .range_len = len < 0 ? -1 : len,
-                         .counter = &st->stats.get_requests, .stats = &st->stats };
+                         .counter = &st->stats.get_requests, .stats = &st->stats,
+                         .if_match = if_match };
     if ((rc = sl_s3_request(s, &s->main, &rq, &rs, err))) {
-        if (!rs.sink_rc)
+        if (rs.sink_rc == SL_ECHANGED && rs.delivered == 0)
+            rc = sl_err_set(err, SL_ECHANGED, "get \"%s\": the object changed since it was listed",
+                            uri);
+        else if (!rs.sink_rc)
             sl_err_prefix(err, "get \"%s\"", uri);
         goto done;
     }
@@ -1010,7 +1022,9 @@ static int s3_get(struct sl_store *st, const char *key, int64_t off, int64_t len
          * resuming, If-Match (checked before Range) proved it the same object */
         rc = SL_OK;
     } else if (rs.status == 412) {
-        rc = sl_err_set(err, SL_EIO, "get \"%s\": the object changed while it was read", uri);
+        rc = sl_err_set(err, if_match && rs.delivered == 0 ? SL_ECHANGED : SL_EIO,
+                        "get \"%s\": the object changed %s", uri,
+                        rs.delivered == 0 ? "since it was listed" : "while it was read");
     } else if (rs.status / 100 != 2) {
         rc = sl_s3_http_error(s, &rq, &rs, err);
     } else {

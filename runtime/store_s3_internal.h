@@ -91,6 +91,7 @@ struct s3_req {
     uint64_t *counter;        /* stats counter to bump once per request, NULL: none */
     struct sl_store_stats *stats; /* where retries and bytes are counted */
     atomic_bool *cancel;      /* when set, transfers stop with SL_ECANCELLED */
+    const char *if_match;     /* ETag (unquoted) every attempt must match; NULL: none */
 };
 
 struct s3_resp {

@@ -347,6 +347,32 @@ TEST(overwrite_replaces)
     free(s.data);
 }
 
+TEST(get_match_detects_change)
+{
+    struct sl_err err = { 0 };
+    struct listing l = { 0 };
+    struct sl_obj_info first, second;
+    CHECK_OK(sl_store_put(st, k("gm/a.txt"), "version one", 11, &err), &err);
+    CHECK_OK(sl_store_head(st, k("gm/a.txt"), &first, &err), &err);
+    struct sink s = { 0 };
+    CHECK_OK(sl_store_get_match(st, k("gm/a.txt"), first.etag, 0, -1, sink_fn, &s, &err), &err);
+    CHECK(s.len == 11);
+    free(s.data);
+    memset(&s, 0, sizeof s);
+    struct timespec ts = { 0, 20 * 1000000L }; /* a new mtime for the local pseudo-ETag */
+    nanosleep(&ts, NULL);
+    CHECK_OK(sl_store_put(st, k("gm/a.txt"), "version two!", 12, &err), &err);
+    CHECK_OK(sl_store_head(st, k("gm/a.txt"), &second, &err), &err);
+    CHECK(strcmp(first.etag, second.etag) != 0);
+    int rc = sl_store_get_match(st, k("gm/a.txt"), first.etag, 0, -1, sink_fn, &s, &err);
+    CHECKF(rc == SL_ECHANGED, "rc %d: %s", rc, err.msg);
+    CHECK(s.len == 0);
+    CHECK_OK(sl_store_get_match(st, k("gm/a.txt"), second.etag, 0, 5, sink_fn, &s, &err), &err);
+    CHECK(s.len == 5 && memcmp(s.data, "versi", 5) == 0);
+    free(s.data);
+    listing_free(&l);
+}
+
 static void run_suite(void)
 {
     RUN(binary_round_trip);
@@ -358,6 +384,7 @@ static void run_suite(void)
     RUN(missing_key);
     RUN(abort_leaves_nothing);
     RUN(overwrite_replaces);
+    RUN(get_match_detects_change);
 }
 
 /* ---- local-only: URI parsing ---- */
