@@ -13,7 +13,6 @@
  */
 #include "crawler/crawl.h"
 
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include "crawler/sample.h"
 #include "runtime/alloc.h"
 #include "runtime/buf.h"
+#include "runtime/hash.h"
 #include "runtime/store.h"
 
 #define SL_INFERENCE_VERSION 1 /* bump when §6-§9 behaviour changes: re-samples everything */
@@ -225,22 +225,13 @@ int sl_crawl_config_from_json(struct sl_crawl_config *c, const json_t *j, struct
     return SL_OK;
 }
 
-static void sha256_hex(const void *p, size_t n, char out[65])
-{
-    unsigned char md[32];
-    unsigned int len = 32;
-    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 void sl_crawl_config_hash(const struct sl_crawl_config *c, char out[65])
 {
     json_t *j = classify_opts_json(&c->opts);
     json_object_set_new(j, "ignore_hidden", json_boolean(c->ignore_hidden));
     json_object_set_new(j, "exclusions", strv_json(c->exclusions, c->n_exclusions));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    sha256_hex(s ? s : "", s ? strlen(s) : 0, out);
+    sl_sha256_hex(s ? s : "", s ? strlen(s) : 0, out);
     free(s);
     json_decref(j);
 }
@@ -1264,7 +1255,7 @@ static int apply_update_policy(struct run *r, struct sl_catalog_table *ct,
 static void name_with_hash(char *out, size_t len, const char *name, const char *location)
 {
     char h[65];
-    sha256_hex(location, strlen(location), h);
+    sl_sha256_hex(location, strlen(location), h);
     snprintf(out, len, "%.110s_%.8s", name, h);
 }
 
@@ -1544,7 +1535,7 @@ static int manifest_row(struct run *r, struct target *t, struct cobj *o,
             json_decref(js);
             if (!text)
                 return sl_err_set(err, SL_ENOMEM, "out of memory");
-            sha256_hex(text, strlen(text), o->schema_hash);
+            sl_sha256_hex(text, strlen(text), o->schema_hash);
             int rc = sl_catalog_crawl_schema_put(r->cat, o->schema_hash, text, err);
             free(text);
             if (rc)
@@ -1799,7 +1790,7 @@ static char *derived_name(const struct sl_crawl_config *cfg)
         sl_buf_puts(&b, cfg->targets[i], NULL);
         sl_buf_putc(&b, '\n', NULL);
     }
-    sha256_hex(b.data ? b.data : "", b.len, h);
+    sl_sha256_hex(b.data ? b.data : "", b.len, h);
     sl_buf_cleanup(&b);
     return sl_asprintf("crawl_%s_%.8s", cfg->database, h);
 }

@@ -67,7 +67,7 @@ int sl_catalog_crawler_put(struct sl_catalog *c, const char *name, const char *c
             sl_err_set(err, SL_ENOMEM, "out of memory");
             goto fail;
         }
-        sl_catalog_sha256_hex(canon, strlen(canon), hash);
+        sl_sha256_hex(canon, strlen(canon), hash);
         config_hash = hash;
     }
     const char *args[] = { name, config, config_hash };

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "catalog.h"
+#include "hash.h"
 
 struct sl_catalog {
     PGconn *pg;     /* owned */
@@ -87,8 +88,6 @@ char *sl_catalog_json_take_text(json_t *j);
  * SL_ECONFIG naming 'what' when it is not JSON or not an object. */
 int sl_catalog_json_parse_object(const char *what, const char *text, json_t **out,
                                  struct sl_err *err);
-/* 64 hex chars of SHA-256(data) + NUL into out. */
-void sl_catalog_sha256_hex(const void *data, size_t data_len, char out[65]);
 
 /* ---- Schema versions (catalog_schema.c) ---- */
 

@@ -103,7 +103,7 @@ int sl_catalog_schema_hash(const struct sl_catalog_table *t, char out[65], struc
     json_decref(doc);
     if (!text)
         return sl_err_set(err, SL_ENOMEM, "schema hash: out of memory");
-    sl_catalog_sha256_hex(text, strlen(text), out);
+    sl_sha256_hex(text, strlen(text), out);
     free(text); /* jansson's allocator */
     return SL_OK;
 }

@@ -398,7 +398,7 @@ struct sl_pgembed *sl_pgembed_new(struct sl_err *err)
         sl_err_set(err, SL_ECONFIG, "embedded catalog: cannot resolve SLUICE_HOME");
         goto fail;
     }
-    sl_catalog_sha256_hex(pe->home, strlen(pe->home), hash);
+    sl_sha256_hex(pe->home, strlen(pe->home), hash);
     pe->pg_dir = join(pe->home, "pg");
     pe->lock = join(pe->home, "pg.lock");
     pe->tmp_root = sl_asprintf("/tmp/sluice-%.12s", hash);

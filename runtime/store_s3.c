@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,16 +119,6 @@ done:
     sl_buf_cleanup(&b);
     sl_buf_cleanup(&tmp);
     return out;
-}
-
-void sl_s3_sha256_hex(const void *data, size_t len, char hex[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < md_len && i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    hex[64] = '\0';
 }
 
 /* ---- Connections ---- */
@@ -625,7 +614,7 @@ int sl_s3_request(struct s3_store *s, struct s3_conn *c, const struct s3_req *rq
     } else if (rq->body_len == 0) {
         payload_hash = EMPTY_SHA256;
     } else if (s->sign_payload) {
-        sl_s3_sha256_hex(rq->body, rq->body_len, hash);
+        sl_sha256_hex(rq->body, rq->body_len, hash);
         payload_hash = hash;
     } else {
         payload_hash = "UNSIGNED-PAYLOAD";

@@ -21,6 +21,7 @@
 
 #include "aws_config.h"
 #include "buf.h"
+#include "hash.h"
 #include "store_internal.h"
 
 #define SL_S3_PART_MIN ((size_t)5 << 20)     /* S3 rejects smaller parts (except the last) */
@@ -149,8 +150,6 @@ struct s3_qparam {
  * parameter with '='; curl 7.88 signs the query as given): owned, NULL on OOM. */
 char *sl_s3_query(const struct s3_qparam *params, size_t n_params);
 
-/* Lower-case hex SHA-256 of data into hex[65]. */
-void sl_s3_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* ---- XML (store_s3_list.c) ---- */
 
