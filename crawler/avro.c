@@ -762,21 +762,9 @@ int sl_avro_classify(const unsigned char *head, size_t len, bool at_eof, size_t 
         sl_cls_warn(out, "MALFORMED_RECORDS", "avro data block at byte %zu does not check out",
                     b.end);
 
-    if (out->format_params) { /* keep what the caller put there */
-        if (json_object_update(out->format_params, params) != 0) {
-            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        json_decref(params);
-    } else {
-        out->format_params = params;
-    }
+    if ((rc = sl_cls_result_accept(out, "avro", params, &sc, err)) != SL_OK)
+        goto fail;
     params = NULL;
-    snprintf(out->classification, sizeof out->classification, "avro");
-    out->certainty = 1.0;
-    out->reason[0] = '\0';
-    sl_cschema_cleanup(&out->schema);
-    out->schema = sc;
     out->n_records = b.records;
     out->records_exact = at_eof && !b.malformed && b.end == len;
     out->avg_record_bytes = b.records > 0 ? (double)b.bytes / (double)b.records : 0.0;

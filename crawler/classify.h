@@ -95,6 +95,13 @@ struct sl_cls_result {
 /* Zeroes r; format_params starts as an empty object (NULL only when that
  * allocation failed), so classifiers add to it or replace it. */
 void sl_cls_result_init(struct sl_cls_result *r);
+/* Makes r a certain (1.0) verdict of classification for a format whose schema
+ * is read, not inferred (parquet, avro): params are merged into
+ * r->format_params and *schema moves into r->schema. On success params is
+ * taken and *schema left empty; on SL_ENOMEM r is unchanged and both stay with
+ * the caller. */
+int sl_cls_result_accept(struct sl_cls_result *r, const char *classification, json_t *params,
+                         struct sl_cschema *schema, struct sl_err *err);
 void sl_cls_result_cleanup(struct sl_cls_result *r);
 /* Adds a warning (silently drops past SL_CLS_MAX_WARNINGS). */
 void sl_cls_warn(struct sl_cls_result *r, const char *code, const char *fmt, ...) SL_PRINTF(3, 4);

@@ -1099,21 +1099,9 @@ int sl_parquet_classify_tail(const unsigned char *tail, size_t tail_len, int64_t
         goto fail;
     }
 
-    if (out->format_params) { /* keep what the caller put there */
-        if (json_object_update(out->format_params, params) != 0) {
-            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        json_decref(params);
-    } else {
-        out->format_params = params;
-    }
+    if ((rc = sl_cls_result_accept(out, "parquet", params, &schema, err)) != SL_OK)
+        goto fail;
     params = NULL;
-    snprintf(out->classification, sizeof out->classification, "parquet");
-    out->certainty = 1.0;
-    out->reason[0] = '\0';
-    sl_cschema_cleanup(&out->schema);
-    out->schema = schema;
     out->n_records = rows;
     out->records_exact = true;
     out->avg_record_bytes = rows > 0 ? (double)tot.bytes / (double)rows : 0.0;

@@ -130,6 +130,25 @@ void sl_cls_result_init(struct sl_cls_result *r)
     r->format_params = json_object(); /* NULL only when out of memory */
 }
 
+int sl_cls_result_accept(struct sl_cls_result *r, const char *classification, json_t *params,
+                         struct sl_cschema *schema, struct sl_err *err)
+{
+    if (r->format_params) { /* keep what the caller put there */
+        if (json_object_update(r->format_params, params) != 0)
+            return sl_err_set(err, SL_ENOMEM, "out of memory");
+        json_decref(params);
+    } else {
+        r->format_params = params;
+    }
+    snprintf(r->classification, sizeof r->classification, "%s", classification);
+    r->certainty = 1.0;
+    r->reason[0] = '\0';
+    sl_cschema_cleanup(&r->schema);
+    r->schema = *schema;
+    memset(schema, 0, sizeof *schema);
+    return SL_OK;
+}
+
 void sl_cls_result_cleanup(struct sl_cls_result *r)
 {
     if (!r)
