@@ -134,6 +134,10 @@ int xrun_bad_row(struct xrun *r, int node, const char *object, int64_t line, int
     uint64_t n = atomic_fetch_add(&r->rows_rejected, 1) + 1;
 
     atomic_fetch_add(&r->nodes[node].rows_rejected, 1);
+    if (pn->kind == SL_PLAN_SOURCE_PATH || pn->kind == SL_PLAN_SOURCE_CATALOG) {
+        atomic_fetch_add(&r->rows_read, 1); /* read, then rejected */
+        atomic_fetch_add(&r->nodes[node].rows_in, 1);
+    }
     pthread_mutex_lock(&r->bad_mu);
     if (!r->first_bad[0])
         snprintf(r->first_bad, sizeof r->first_bad, "%s%s%.0" PRId64 "%s%.0d: %s (node %d %s)",
