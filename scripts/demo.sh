@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/demo.sh - what `make demo` shows: the embedded catalog starting on
 # first use, the example data copied into a local "bucket" folder and listed,
-# crawled into the catalog (twice: the second run only lists), and the tables,
-# columns and partitions the crawler found. Later features extend this.
+# crawled into the catalog (twice: the second run only lists), the tables,
+# columns and partitions the crawler found, then two example jobs run on the
+# worker pool (jobs/daily_sales.lua over the catalog, jobs/customers_by_city.lua
+# as a map-reduce) and their published output is shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE=${SLUICE_BIN:-./sluice}
@@ -42,5 +44,22 @@ echo
 
 step "the same table as the AWS Glue API shapes it (GetTable)"
 "$SLUICE" catalog table demo.customers --json | head -40
+
+step "run jobs/daily_sales.lua: catalog sources (partitions pruned by year), a Lua map, a join, a group-by, Hive-style output"
+rm -rf "$BUCKET/curated"
+"$SLUICE" run jobs/daily_sales.lua --workers 2 --arg database=demo --arg year=2024 \
+    --arg out="$BUCKET/curated/daily_sales/"
+
+step "its output: one folder per day, published by _SUCCESS (first days shown)"
+"$SLUICE" ls "$BUCKET/curated/daily_sales/" | head -6
+for f in $(find "$BUCKET/curated/daily_sales" -name 'part-*.csv' | sort | head -3); do
+    echo "--- ${f#"$BUCKET"/}"
+    cat "$f"
+done
+
+step "run jobs/customers_by_city.lua: an EMR-style map / combine / reduce"
+"$SLUICE" run jobs/customers_by_city.lua --workers 2 --arg input="$BUCKET/lake/customers/" \
+    --arg out="$BUCKET/curated/customers_by_city/" | head -2
+cat "$BUCKET"/curated/customers_by_city/part-*.json
 
 printf '\nDone. Stop the embedded PostgreSQL with: %s embedded stop\n' "$SLUICE"
