@@ -502,4 +502,52 @@ int sl_catalog_crawl_folder_list(struct sl_catalog *c, const char *crawler,
                                  const char *include_path, struct sl_catalog_crawl_folder **out,
                                  size_t *n_out, struct sl_err *err);
 
+/* ---- Job bookmarks (catalog_bookmark.c; spec/aws-api.md §3.7) ---- */
+
+/* A job's bookmark (Glue JobBookmarkEntry). Job names are kept as given (case
+ * matters) and must match ^[A-Za-z0-9_.-]{1,255}$ (SL_ECONFIG otherwise). The
+ * state is opaque JSON text to this layer (the engine stores e.g.
+ * {"sources":{"<source id>":{"<key>":{"etag":"..","size":N}}}}); PostgreSQL
+ * stores it as jsonb, so it reads back normalised (key order, spacing). Each
+ * commit, reset and rewind adds version + 1 and a history row. */
+struct sl_catalog_bookmark {
+    char *job_name;        /* owned */
+    int version;           /* 1, 2, ...: +1 per commit, reset and rewind */
+    int run;               /* number of commits (committing runs) */
+    int attempt;           /* Glue's Attempt; 0 (commits do not record one yet) */
+    char *run_id;          /* owned; the last committing run; NULL when none */
+    char *previous_run_id; /* owned; the committing run before it; NULL when none */
+    char *state;           /* owned JSON text; "{}" after a reset */
+    int64_t updated_ms;    /* epoch ms of the last change */
+};
+
+void sl_catalog_bookmark_free(struct sl_catalog_bookmark *b);
+/* *out = the bookmark of job (owned: sl_catalog_bookmark_free); SL_ENOTFOUND
+ * "no bookmark for job \"x\"" when none was committed. */
+int sl_catalog_bookmark_get(struct sl_catalog *c, const char *job,
+                            struct sl_catalog_bookmark **out, struct sl_err *err);
+/* Commits state_json (JSON text) as the bookmark of job for run run_id (1..255
+ * bytes): version + 1, run + 1, previous_run_id = the old run_id, run_id =
+ * run_id, and a history row. expected_version is the version the caller read
+ * (0 when it found no bookmark): a compare-and-set, so when the stored version
+ * differs (another run committed, reset or deleted meanwhile) it returns
+ * SL_ECHANGED and changes nothing; of concurrent commits with the same
+ * expected version exactly one succeeds. SL_ECONFIG when state_json is not
+ * valid JSON (as PostgreSQL's jsonb reads it) or an argument is bad.
+ * *new_version (may be NULL) gets the committed version. */
+int sl_catalog_bookmark_commit(struct sl_catalog *c, const char *job, const char *run_id,
+                               int expected_version, const char *state_json, int *new_version,
+                               struct sl_err *err);
+/* run_id NULL: the state becomes "{}" (version + 1, history row); SL_OK and
+ * nothing written when job has no bookmark (a reset of nothing is fine).
+ * run_id given: rewinds the state to the one that run committed (its newest
+ * history row), version + 1; SL_ENOTFOUND when job has no bookmark or that run
+ * never committed one. run, run_id and previous_run_id stay as they are, so
+ * the next commit still names the last committing run as its previous one. */
+int sl_catalog_bookmark_reset(struct sl_catalog *c, const char *job, const char *run_id,
+                              struct sl_err *err);
+/* Removes the bookmark of job and its history (DeleteJob); SL_OK also when
+ * there was none. */
+int sl_catalog_bookmark_delete(struct sl_catalog *c, const char *job, struct sl_err *err);
+
 #endif

@@ -149,9 +149,38 @@ struct sl_catalog_migration {
     "  \"first_seen_run\" BIGINT,\n"                                                               \
     "  PRIMARY KEY (\"crawler\", \"include_path\", \"prefix\"));\n"
 
+/* Migration 2: job bookmarks (spec/aws-api.md §3.7). The current entry per job
+ * name and one history row per version (commits by a run, resets and rewinds),
+ * from which a reset rewinds to the state a run committed. The job name is not a
+ * reference to a job definition: a bookmark may be committed by a job run from
+ * a file, and DeleteJob removes it explicitly. History rows go with their
+ * bookmark (ON DELETE CASCADE); run_id is NULL on rows written by a reset. */
+#define SL_CATALOG_MIGRATION_2                                                                     \
+    "CREATE TABLE \"sluice\".\"job_bookmark\" (\n"                                                 \
+    "  \"job_name\" TEXT COLLATE \"C\" PRIMARY KEY\n"                                              \
+    "    CHECK (\"job_name\" ~ '^[A-Za-z0-9_.-]{1,255}$'),\n"                                      \
+    "  \"version\" INT NOT NULL,\n"                                                                \
+    "  \"run\" INT NOT NULL,\n"                                                                    \
+    "  \"attempt\" INT NOT NULL DEFAULT 0,\n"                                                      \
+    "  \"run_id\" TEXT,\n"                                                                         \
+    "  \"previous_run_id\" TEXT,\n"                                                                \
+    "  \"state\" JSONB NOT NULL,\n"                                                                \
+    "  \"updated_at\" TIMESTAMPTZ NOT NULL DEFAULT now());\n"                                      \
+    "CREATE TABLE \"sluice\".\"job_bookmark_history\" (\n"                                         \
+    "  \"job_name\" TEXT COLLATE \"C\" NOT NULL\n"                                                 \
+    "    REFERENCES \"sluice\".\"job_bookmark\" ON DELETE CASCADE,\n"                              \
+    "  \"version\" INT NOT NULL,\n"                                                                \
+    "  \"run_id\" TEXT,\n"                                                                         \
+    "  \"state\" JSONB NOT NULL,\n"                                                                \
+    "  \"committed_at\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                     \
+    "  PRIMARY KEY (\"job_name\", \"version\"));\n"                                                \
+    "CREATE INDEX \"job_bookmark_history_run_idx\"\n"                                              \
+    "  ON \"sluice\".\"job_bookmark_history\" (\"job_name\", \"run_id\", \"version\");\n"
+
 /* The list, in version order. Adding migration N is one row here. */
 static const struct sl_catalog_migration sl_catalog_migrations[] = {
     { 1, "catalog_and_crawl_state", SL_CATALOG_MIGRATION_1 },
+    { 2, "job_bookmarks", SL_CATALOG_MIGRATION_2 },
 };
 
 #endif

@@ -431,4 +431,59 @@
 /* CREATE DATABASE takes no parameters; the name is the fixed identifier "sluice". */
 #define SL_PGEMBED_SQL_DB_CREATE "CREATE DATABASE \"sluice\""
 
+/* ---- Job bookmarks (catalog_bookmark.c) ---- */
+
+#define SL_CATALOG_SQL_BOOKMARK_COLS                                                               \
+    "\"job_name\", \"version\", \"run\", \"attempt\", \"run_id\", \"previous_run_id\","            \
+    " \"state\"::text, " SL_CATALOG_SQL_MS("\"updated_at\"")
+
+/* $1 job -> BOOKMARK_COLS */
+#define SL_CATALOG_SQL_BOOKMARK_GET                                                                \
+    "SELECT " SL_CATALOG_SQL_BOOKMARK_COLS " FROM \"sluice\".\"job_bookmark\""                     \
+    " WHERE \"job_name\" = $1"
+/* $1 job -> version; the row stays locked until the transaction ends */
+#define SL_CATALOG_SQL_BOOKMARK_LOCK                                                               \
+    "SELECT \"version\" FROM \"sluice\".\"job_bookmark\" WHERE \"job_name\" = $1 FOR UPDATE"
+/* $1 job, $2 run_id, $3 state (json) -> version (no row when the job already
+ * has a bookmark: the insert waits for a concurrent one to commit) */
+#define SL_CATALOG_SQL_BOOKMARK_INSERT                                                             \
+    "INSERT INTO \"sluice\".\"job_bookmark\" (\"job_name\", \"version\", \"run\", \"attempt\","    \
+    " \"run_id\", \"previous_run_id\", \"state\", \"updated_at\")"                                 \
+    " VALUES ($1, 1, 1, 0, $2, NULL, $3::jsonb, now())"                                            \
+    " ON CONFLICT (\"job_name\") DO NOTHING RETURNING \"version\""
+/* $1 job, $2 run_id, $3 state (json), $4 expected version -> new version (no
+ * row when the stored version differs). SET expressions read the old row, so
+ * previous_run_id gets the run_id being replaced. A concurrent commit waits
+ * for the row lock, then re-checks the version against the committed row. */
+#define SL_CATALOG_SQL_BOOKMARK_UPDATE                                                             \
+    "UPDATE \"sluice\".\"job_bookmark\" SET \"version\" = \"version\" + 1,"                        \
+    " \"run\" = \"run\" + 1, \"previous_run_id\" = \"run_id\", \"run_id\" = $2,"                   \
+    " \"state\" = $3::jsonb, \"updated_at\" = now()"                                               \
+    " WHERE \"job_name\" = $1 AND \"version\" = $4::int4 RETURNING \"version\""
+/* $1 job -> version (no row: no bookmark) */
+#define SL_CATALOG_SQL_BOOKMARK_VERSION                                                            \
+    "SELECT \"version\" FROM \"sluice\".\"job_bookmark\" WHERE \"job_name\" = $1"
+/* $1 job -> new version (no row: no bookmark) */
+#define SL_CATALOG_SQL_BOOKMARK_RESET                                                              \
+    "UPDATE \"sluice\".\"job_bookmark\" SET \"version\" = \"version\" + 1,"                        \
+    " \"state\" = '{}'::jsonb, \"updated_at\" = now()"                                             \
+    " WHERE \"job_name\" = $1 RETURNING \"version\""
+/* $1 job, $2 run_id -> new version; the state becomes the one of the newest
+ * history row of that run (no row: the run committed none) */
+#define SL_CATALOG_SQL_BOOKMARK_REWIND                                                             \
+    "UPDATE \"sluice\".\"job_bookmark\" \"b\" SET \"version\" = \"b\".\"version\" + 1,"            \
+    " \"state\" = \"h\".\"state\", \"updated_at\" = now()"                                         \
+    " FROM (SELECT \"state\" FROM \"sluice\".\"job_bookmark_history\""                             \
+    " WHERE \"job_name\" = $1 AND \"run_id\" = $2 ORDER BY \"version\" DESC LIMIT 1) \"h\""        \
+    " WHERE \"b\".\"job_name\" = $1 RETURNING \"b\".\"version\""
+/* $1 job, $2 run_id or NULL (a reset): records the current row as history */
+#define SL_CATALOG_SQL_BOOKMARK_HISTORY_ADD                                                        \
+    "INSERT INTO \"sluice\".\"job_bookmark_history\""                                              \
+    " (\"job_name\", \"version\", \"run_id\", \"state\", \"committed_at\")"                        \
+    " SELECT \"job_name\", \"version\", $2::text, \"state\", \"updated_at\""                       \
+    " FROM \"sluice\".\"job_bookmark\" WHERE \"job_name\" = $1"
+/* $1 job; the history goes along (ON DELETE CASCADE) */
+#define SL_CATALOG_SQL_BOOKMARK_DELETE                                                             \
+    "DELETE FROM \"sluice\".\"job_bookmark\" WHERE \"job_name\" = $1"
+
 #endif
