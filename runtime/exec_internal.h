@@ -300,6 +300,9 @@ struct xrowbuild {
     struct sl_batch *out;           /* current batch, NULL before the first row */
     const struct sl_rschema *schema;
     size_t next_pos;                /* where finished batches are pushed */
+    /* the candidate's first n_base columns are base's, cell types included */
+    const struct sl_rschema *base, *schema_base;
+    size_t n_base;
     /* scratch for the candidate row */
     const char **names;
     enum sl_vtype *types;

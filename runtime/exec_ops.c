@@ -147,6 +147,8 @@ int xrb_begin(struct xworker *w, struct xrowbuild *rb, size_t n, struct sl_err *
         rb->cap = cap;
     }
     rb->n = n;
+    rb->base = NULL;
+    rb->n_base = 0;
     return SL_OK;
 }
 
@@ -157,6 +159,7 @@ int xrb_flush(struct xworker *w, struct xrowbuild *rb, struct sl_err *err)
         return SL_OK;
     rb->out = NULL;
     rb->schema = NULL;
+    rb->schema_base = NULL;
     int rc = xpush(w, rb->next_pos, b, err);
     xbatch_put(w, b);
     return rc;
@@ -178,7 +181,8 @@ static bool fits(struct xrowbuild *rb)
     const struct sl_rschema *s = rb->schema;
     if (!s || s->n_cols != rb->n)
         return false;
-    for (size_t k = 0; k < rb->n; k++) {
+    size_t k0 = rb->base && rb->base == rb->schema_base ? rb->n_base : 0;
+    for (size_t k = k0; k < rb->n; k++) {
         if (s->names[k] != rb->names[k] && strcmp(s->names[k], rb->names[k]) != 0)
             return false;
         if (rb->vals[k].type != SL_V_NULL && s->types[k] != rb->vals[k].type)
@@ -197,6 +201,7 @@ int xrb_commit(struct xworker *w, struct xrowbuild *rb, const struct sl_row_orig
         for (size_t k = 0; k < rb->n; k++)
             rb->types[k] = (enum sl_vtype)rb->vals[k].type;
         rb->schema = xschema_intern(w->r, rb->names, rb->types, rb->n);
+        rb->schema_base = rb->base;
         if (!rb->schema)
             return sl_err_set(err, SL_ENOMEM, "out of memory");
     }
@@ -223,11 +228,12 @@ int xrb_commit(struct xworker *w, struct xrowbuild *rb, const struct sl_row_orig
         if (rb->out->n_rows == 0)
             return sl_err_set(err, SL_ELIMIT, "a row larger than a batch (%zu bytes)",
                               (size_t)SL_BATCH_BYTES_DEFAULT);
-        const struct sl_rschema *keep = rb->schema;
+        const struct sl_rschema *keep = rb->schema, *keep_base = rb->schema_base;
         int rc = xrb_flush(w, rb, err);
         if (rc != SL_OK)
             return rc;
         rb->schema = keep;
+        rb->schema_base = keep_base;
     }
     return sl_err_set(err, SL_EINTERNAL, "row builder: no room after a flush");
 }
@@ -301,6 +307,8 @@ static int build_from_row(struct xworker *w, struct xrowbuild *rb, int idx, cons
         return rc;
     }
     const struct sl_value *cells = sl_batch_row(rbatch, ri);
+    rb->base = s;
+    rb->n_base = s->n_cols;
     for (size_t c = 0; c < s->n_cols; c++) {
         rb->names[c] = s->names[c];
         rb->vals[c] = cells[c];

@@ -601,6 +601,28 @@ int sl_lua_call_global(struct sl_lua *s, const char *fn, int nargs, int nresults
     return SL_OK;
 }
 
+int sl_lua_pcall(struct sl_lua *s, int nargs, int nresults, struct sl_err *err)
+{
+    lua_State *L = s->L;
+    int base = lua_gettop(L) - nargs; /* the function */
+
+    reset_call(s);
+    if (!lua_checkstack(L, 2)) {
+        lua_pop(L, nargs + 1);
+        return sl_err_set(err, SL_ENOMEM, "%s: out of memory", s->chunk);
+    }
+    lua_pushcfunction(L, msgh);
+    lua_rotate(L, base, 1); /* -> msgh, fn, args... */
+    int status = lua_pcall(L, nargs, nresults, base);
+    if (status != LUA_OK) {
+        int rc = finish(s, status, err);
+        lua_pop(L, 1); /* msgh */
+        return rc;
+    }
+    lua_remove(L, base); /* msgh, under the results */
+    return SL_OK;
+}
+
 void sl_lua_push_env(struct sl_lua *s)
 {
     lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->env_ref);

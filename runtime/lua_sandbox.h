@@ -68,6 +68,11 @@ int sl_lua_load(struct sl_lua *s, const char *chunkname, const char *src, size_t
 int sl_lua_call_global(struct sl_lua *s, const char *fn, int nargs, int nresults,
                        struct sl_err *err);
 
+/* Calls the function below the nargs values the caller pushed (function and
+ * arguments popped in all cases), under the same limits, message handler and
+ * errors as sl_lua_call_global; the hot path for row functions. */
+int sl_lua_pcall(struct sl_lua *s, int nargs, int nresults, struct sl_err *err);
+
 /* Restarts the deadline: timeout_ms from now (0 = none), and clears a timeout
  * cancellation so the state can run again. A stop stays in force while *stop is set. */
 void sl_lua_set_timeout(struct sl_lua *s, uint64_t timeout_ms);

@@ -1707,9 +1707,9 @@ int sl_plan_state_call_slot(struct sl_plan_state *ps, int slot, int nargs, int n
         lua_pop(L, nargs);
         return sl_err_set(err, SL_ENOMEM, "call function slot %d: out of memory", slot);
     }
-    lua_pushinteger(L, slot);
-    lua_insert(L, -(nargs + 1)); /* under the arguments */
-    return sl_lua_call_global(ps->lua, SL_LUA_SLUICE_CALL_SLOT, nargs + 1, nresults, err);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->b->fn_refs[slot]); /* -> fn */
+    lua_insert(L, -(nargs + 1));                              /* under the arguments */
+    return sl_lua_pcall(ps->lua, nargs, nresults, err);
 }
 
 int sl_plan_build_from_script(const char *chunkname, const char *src, size_t len,

@@ -147,7 +147,7 @@ int sl_rschema_find(const struct sl_rschema *s, const char *name, size_t len)
 {
     for (size_t i = 0; i < s->n_cols; i++) {
         const char *n = s->names[i];
-        if (n && strlen(n) == len && memcmp(n, name, len) == 0)
+        if (n && (len == 0 || n[0] == name[0]) && strlen(n) == len && memcmp(n, name, len) == 0)
             return i > (size_t)INT32_MAX ? -1 : (int)i;
     }
     return -1;
