@@ -365,7 +365,8 @@ int xsink_publish(struct xrun *r, int node, struct sl_err *err)
     size_t rl = strlen(s->root_key);
     int rc = SL_OK;
 
-    qsort(s->files, s->n_files, sizeof *s->files, cmp_files);
+    if (s->n_files > 1)
+        qsort(s->files, s->n_files, sizeof *s->files, cmp_files);
     json_t *m = json_object();
     json_t *files = json_array();
     json_t *keys = json_array();

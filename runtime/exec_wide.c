@@ -843,7 +843,8 @@ static int mr_combine_flush(struct xworker *w, int node, struct mr_ctx *c, struc
     lua_State *L = w->L;
     int rc = SL_OK;
 
-    qsort(l->pairs, l->n_pairs, sizeof *l->pairs, cmp_pairs);
+    if (l->n_pairs > 1)
+        qsort(l->pairs, l->n_pairs, sizeof *l->pairs, cmp_pairs);
     c->mode = MR_COMBINE;
     for (size_t i = 0; rc == SL_OK && i < l->n_pairs;) {
         size_t j = i;
@@ -1160,7 +1161,8 @@ static int collect(struct sl_shuffle_values *vals, struct sl_arena *arena, struc
         sl_free(v);
         return got;
     }
-    qsort(v, n, sizeof *v, cmp_jval);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_jval);
     *out = v;
     *n_out = n;
     return SL_OK;

@@ -26,7 +26,7 @@ PKGS=(
   postgresql-15 postgresql-client
   awscli
   clang libclang-rt-14-dev
-  zstd xz-utils bzip2 gzip
+  zstd xz-utils bzip2 gzip time
   curl ca-certificates
 )
 # Node.js comes with the machine image (with its own npm); only fall back to
