@@ -29,7 +29,12 @@ struct xop {
     int *cols;                    /* owned: output column -> input column */
     size_t n_cols;
     struct xrowbuild rb;          /* map, flat_map */
-    const struct sl_batch *input; /* batch being processed (map-like) */
+    /* map: columns the function added to rows of schema wide_in, learned from
+     * the batches before; later batches of wide_in get them up front (NULL),
+     * so setting them writes a cell instead of making a table per row, and
+     * rows returned as they are stay in their batch */
+    const struct sl_rschema *wide_in, *wide;
+    uint8_t keep[SL_BATCH_ROWS_DEFAULT];
 };
 
 static struct xop *op_of(struct xworker *w, int node)
@@ -415,7 +420,7 @@ static int emit_value(struct xworker *w, struct xrowbuild *rb, int idx,
 {
     lua_State *L = w->L;
     int rc;
-    if (luaL_testudata(L, idx, "sluice.Row"))
+    if (sl_lua_is_row(L, idx))
         rc = build_from_row(w, rb, idx, why, err);
     else if (lua_type(L, idx) == LUA_TTABLE)
         rc = build_from_table(w, rb, idx, in->schema, why, err);
@@ -428,6 +433,64 @@ static int emit_value(struct xworker *w, struct xrowbuild *rb, int idx,
     return xrb_commit(w, rb, origin, err);
 }
 
+/* A copy of b's rows with wide's columns (b's first, then NULLs). */
+static struct sl_batch *widen(struct xworker *w, struct sl_batch *b,
+                              const struct sl_rschema *wide)
+{
+    struct sl_batch *wb = xbatch_get(w, wide);
+    size_t n_in = b->schema->n_cols, n = wide->n_cols;
+    if (!wb)
+        return NULL;
+    for (uint32_t i = 0; i < b->n_rows; i++) {
+        struct sl_value *dst = sl_batch_add_row(wb, &b->origins[i]);
+        memcpy(dst, sl_batch_row(b, i), n_in * sizeof *dst);
+        memset(dst + n_in, 0, (n - n_in) * sizeof *dst);
+    }
+    return wb;
+}
+
+/* Is the result at the top the handle of row i of b, with no new columns? */
+static bool returned_itself(lua_State *L, struct sl_batch *b, uint32_t i)
+{
+    struct sl_batch *rb;
+    uint32_t ri;
+    if (!sl_lua_to_row(L, -1, &rb, &ri) || rb != b || ri != i)
+        return false;
+    int t = lua_getiuservalue(L, -1, 1);
+    bool none = t != LUA_TTABLE;
+    if (!none) {
+        lua_pushnil(L);
+        none = !lua_next(L, -2);
+        lua_pop(L, none ? 0 : 2);
+    }
+    lua_pop(L, 1);
+    return none;
+}
+
+/* Moves the kept rows before `upto` into the row builder (switching from
+ * in-place to building). */
+static int kept_to_builder(struct xworker *w, struct xop *op, struct sl_batch *in, uint32_t upto,
+                           struct sl_err *err)
+{
+    for (uint32_t k = 0; k < upto; k++) {
+        if (!op->keep[k])
+            continue;
+        int rc = xrb_begin(w, &op->rb, in->schema->n_cols, err);
+        if (rc != SL_OK)
+            return rc;
+        const struct sl_value *cells = sl_batch_row(in, k);
+        for (size_t c = 0; c < in->schema->n_cols; c++) {
+            op->rb.names[c] = in->schema->names[c];
+            op->rb.vals[c] = cells[c];
+        }
+        op->rb.base = in->schema;
+        op->rb.n_base = in->schema->n_cols;
+        if ((rc = xrb_commit(w, &op->rb, &in->origins[k], err)) != SL_OK)
+            return rc;
+    }
+    return SL_OK;
+}
+
 static int apply_map(struct xworker *w, size_t pos, int node, struct sl_batch *b, bool flat,
                      struct sl_err *err)
 {
@@ -436,13 +499,24 @@ static int apply_map(struct xworker *w, size_t pos, int node, struct sl_batch *b
     lua_State *L = w->L;
     int rc = SL_OK;
     uint64_t out0 = 0;
+    struct sl_batch *in = b;
+    bool building = flat; /* in place until a row needs the builder */
 
     if (!op)
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     op->rb.next_pos = pos + 1;
-    for (uint32_t i = 0; rc == SL_OK && i < b->n_rows; i++) {
+    if (!flat && op->wide && op->wide_in == b->schema && b->n_rows <= SL_BATCH_ROWS_DEFAULT) {
+        in = widen(w, b, op->wide);
+        if (!in)
+            return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
+    if (in->n_rows > SL_BATCH_ROWS_DEFAULT)
+        building = true;
+    for (uint32_t i = 0; rc == SL_OK && i < in->n_rows; i++) {
         int top = lua_gettop(L);
-        int c = call_row_fn(w, node, &pn->fn, b, i, err);
+        if (!building)
+            op->keep[i] = 0;
+        int c = call_row_fn(w, node, &pn->fn, in, i, err);
         if (c < 0) {
             rc = c;
             break;
@@ -455,15 +529,26 @@ static int apply_map(struct xworker *w, size_t pos, int node, struct sl_batch *b
         if (lua_isnil(L, -1)) {
             /* dropped */
         } else if (!flat) {
-            r1 = emit_value(w, &op->rb, -1, b, &b->origins[i], &why, err);
+            if (!building && returned_itself(L, in, i)) {
+                op->keep[i] = 1;
+                out0++;
+                lua_settop(L, top);
+                continue;
+            }
+            if (!building) {
+                building = true;
+                r1 = kept_to_builder(w, op, in, i, err);
+            }
+            if (r1 == 0)
+                r1 = emit_value(w, &op->rb, -1, in, &in->origins[i], &why, err);
             out0 += r1 == 0;
             if (r1 == 1)
                 snprintf(msg, sizeof msg, "map must return a row, a table or nil, got %s", why);
-        } else if (lua_type(L, -1) == LUA_TTABLE && !luaL_testudata(L, -1, "sluice.Row")) {
+        } else if (lua_type(L, -1) == LUA_TTABLE) {
             lua_Integer n = luaL_len(L, -1);
             for (lua_Integer j = 1; r1 == 0 && j <= n; j++) {
                 lua_geti(L, -1, j);
-                r1 = emit_value(w, &op->rb, -1, b, &b->origins[i], &why, err);
+                r1 = emit_value(w, &op->rb, -1, in, &in->origins[i], &why, err);
                 lua_pop(L, 1);
                 out0 += r1 == 0;
                 if (r1 == 1)
@@ -480,14 +565,36 @@ static int apply_map(struct xworker *w, size_t pos, int node, struct sl_batch *b
         if (r1 < 0)
             rc = r1;
         else if (r1 == 1)
-            rc = xrun_bad_row(w->r, node, b->origins[i].object, b->origins[i].line, 0, msg, NULL,
-                              0, err);
+            rc = xrun_bad_row(w->r, node, in->origins[i].object, in->origins[i].line, 0, msg,
+                              NULL, 0, err);
     }
     atomic_fetch_add(&w->r->nodes[node].rows_out, out0);
-    if (rc == SL_OK)
+    if (rc == SL_OK && !building) { /* every row stayed in place: compact and pass on */
+        uint32_t kept = 0;
+        size_t n_cols = in->schema->n_cols;
+        for (uint32_t i = 0; i < in->n_rows; i++) {
+            if (!op->keep[i])
+                continue;
+            if (kept != i) {
+                memmove(sl_batch_row(in, kept), sl_batch_row(in, i),
+                        n_cols * sizeof(struct sl_value));
+                in->origins[kept] = in->origins[i];
+            }
+            kept++;
+        }
+        in->n_rows = kept;
+        rc = xpush(w, pos + 1, in, err);
+    } else if (rc == SL_OK) {
+        /* learn the columns rows of this input schema get, for the next batches */
+        const struct sl_rschema *built = op->rb.schema;
+        if (!flat && built && op->rb.schema_base == in->schema && built->n_cols > in->schema->n_cols)
+            op->wide_in = b->schema, op->wide = built;
         rc = xrb_flush(w, &op->rb, err);
-    else
+    } else {
         xops_task_end(w);
+    }
+    if (in != b)
+        xbatch_put(w, in);
     return rc;
 }
 

@@ -1202,18 +1202,41 @@ void sl_lua_push_value(lua_State *L, const struct sl_value *v)
     }
 }
 
+/* The Row metatable is also in the registry under this address: rows are
+ * made and checked once per row and call, and a lookup by address costs no
+ * string hashing (luaL_setmetatable/luaL_testudata look names up). */
+static const char row_mt_key = 0;
+
+/* The row handle at idx, or NULL when the value is something else. */
+static struct lrow *test_row(lua_State *L, int idx)
+{
+    struct lrow *r = lua_touserdata(L, idx);
+    if (!r || !lua_getmetatable(L, idx))
+        return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &row_mt_key);
+    bool same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? r : NULL;
+}
+
 void sl_lua_push_row(lua_State *L, struct sl_batch *b, uint32_t index)
 {
     struct lrow *r = lua_newuserdatauv(L, sizeof *r, 1); /* -> row */
     r->b = b;
     r->i = index;
     r->gen = b->gen;
-    luaL_setmetatable(L, MT_ROW);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &row_mt_key);
+    lua_setmetatable(L, -2);
+}
+
+bool sl_lua_is_row(lua_State *L, int idx)
+{
+    return test_row(L, idx) != NULL;
 }
 
 bool sl_lua_to_row(lua_State *L, int idx, struct sl_batch **b, uint32_t *index)
 {
-    struct lrow *r = luaL_testudata(L, idx, MT_ROW);
+    struct lrow *r = test_row(L, idx);
     if (!r || r->gen != r->b->gen)
         return false;
     *b = r->b;
@@ -1223,7 +1246,9 @@ bool sl_lua_to_row(lua_State *L, int idx, struct sl_batch **b, uint32_t *index)
 
 static struct lrow *check_row(lua_State *L, int idx) /* raises for a stale handle */
 {
-    struct lrow *r = luaL_checkudata(L, idx, MT_ROW);
+    struct lrow *r = test_row(L, idx);
+    if (!r)
+        luaL_typeerror(L, idx, MT_ROW);
     if (r->gen != r->b->gen)
         luaL_error(L, "row used after its batch was released");
     return r;
@@ -1259,7 +1284,9 @@ static int lrow_get(lua_State *L) /* row:get(name) -> value */
 /* __index: methods first (row:get("totable") reads a column of that name). */
 static int lrow_index(lua_State *L)
 {
-    struct lrow *r = luaL_checkudata(L, 1, MT_ROW);
+    struct lrow *r = test_row(L, 1);
+    if (!r)
+        return luaL_typeerror(L, 1, MT_ROW);
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) /* -> method */
         return 1;
@@ -1291,8 +1318,10 @@ static void row_set_cell(lua_State *L, struct lrow *r, int col, int vidx, const 
             v.type = SL_V_INT;
             v.i = lua_tointegerx(L, vidx, &ok);
             if (!ok)
-                luaL_error(L, "column \"%s\" is bigint: %f is not a whole number", name,
-                           lua_tonumber(L, vidx));
+                luaL_error(L,
+                           "column \"%s\" is bigint: %f is not a whole number (a column's type "
+                           "comes from its first values: write floats as floats, e.g. x * 1.0)",
+                           name, lua_tonumber(L, vidx));
         } else {
             v.type = SL_V_DOUBLE;
             v.d = lua_tonumber(L, vidx);
@@ -1494,7 +1523,7 @@ static void open_metatables(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &row_mt_key); /* the same table, keyed by address */
 
     lua_newuserdatauv(L, 0, 0); /* -> sluice.null */
     luaL_setmetatable(L, MT_NULL);

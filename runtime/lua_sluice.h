@@ -121,6 +121,8 @@ int sl_plan_state_call_slot(struct sl_plan_state *ps, int slot, int nargs, int n
  * sl_batch_reset(b) the handle raises "row used after its batch was
  * released". Needs sl_lua_sluice_open() to have run in L. May raise (memory). */
 void sl_lua_push_row(lua_State *L, struct sl_batch *b, uint32_t index);
+/* Is the value at idx a row handle (live or stale)? */
+bool sl_lua_is_row(lua_State *L, int idx);
 /* The handle at idx: true and sets *b and *index when it is a live row (not stale). */
 bool sl_lua_to_row(lua_State *L, int idx, struct sl_batch **b, uint32_t *index);
 /* Pushes the Lua form of v (-> value): INT integer, DOUBLE float, BOOL

@@ -135,6 +135,35 @@ check workers_identical_sorted cmp -s <(parts_cat "$work/unb/d") <(parts_cat "$w
 check group_count_total test "$(rows "$work/unb/g" | awk -F, '{ t += $5 } END { print t }')" = 200000
 check distinct_values test "$(rows "$work/unb/d" | wc -l)" = 300
 
+# ---- map: rows returned as they are, new columns, tables and nil, over many batches
+cat >"$work/mapmix.lua" <<EOF
+job { name = "mapmix" }
+function main(ctx)
+  sluice.from_path{ uri = "$work/big.csv", format = "csv" }
+    :map(function(r)
+      if r.v == 5 then return nil end
+      if r.v == 6 then return { k = r.k, a = -1 } end
+      r.a = r.k * 2
+      if r.v == 7 then r.a = r.a + 1 end
+      return r
+    end)
+    :group_by():agg{ n = sluice.count(), a = sluice.sum("a"), s = sluice.count("s") }
+    :write{ to = ctx.args.out }
+end
+EOF
+run mapmix1 "$work/mapmix.lua" --arg out="$work/mapmix1/" --workers 1
+run mapmix2 "$work/mapmix.lua" --arg out="$work/mapmix2/" --workers 2
+check map_mix_succeeds test "$(rc mapmix1)$(rc mapmix2)" = 00
+expect=$(awk -F, 'NR > 1 && $2 != 5 { n++; if ($2 == 6) a -= 1; else { a += $1 * 2; if ($2 == 7) a += 1; s++ } }
+                  END { printf "%.1f,%d,%d", a, n, s }' "$work/big.csv")
+got=$(rows "$work/mapmix1" | awk -F, '{ printf "%.1f,%d,%d", $1, $2, $3 }')
+check map_mix_result test "$got" = "$expect"
+check map_mix_workers_identical cmp -s <(parts_cat "$work/mapmix1") <(parts_cat "$work/mapmix2")
+sed 's/r.a = r.a + 1/r.a = r.a + 0.5/' "$work/mapmix.lua" >"$work/mapmix_float.lua"
+run mapmixf "$work/mapmix_float.lua" --arg out="$work/mapmixf/" --workers 2
+check map_int_then_float_fails test "$(rc mapmixf)" = 1
+check map_int_then_float_hint grep -q 'is bigint: .* is not a whole number (a column.s type comes from its first values' "$work/mapmixf.err"
+
 # ---- bookmarks: a second run reads nothing, then exactly the new object
 mkdir -p "$work/inbox"
 for i in 1 2 3; do printf 'id,v\n%d,1\n' "$i" >"$work/inbox/f$i.csv"; done
