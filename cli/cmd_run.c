@@ -703,6 +703,7 @@ int cmd_run(int argc, char **argv)
     opts.plan.n_args = n_args;
     opts.plan.now = now;
     opts.plan.timeout_ms = hdr.timeout_ms;
+    opts.plan.allow_files = hdr.allow_files;
     opts.plan.stop = &stop_requested;
     opts.plan.log_fn = log_line;
     opts.plan.log_ud = &term;

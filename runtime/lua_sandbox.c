@@ -59,6 +59,7 @@ struct sl_lua {
     void (*print_fn)(void *ud, const char *line, size_t line_len);
     void (*open_libs)(lua_State *L, void *ud);
     void *ud;
+    bool allow_files;       /* io.open (read only) and io.lines in the sandbox */
     char chunk[256];        /* chunk name for messages, without the '@' */
     char *traceback;        /* owned; NULL means "" */
 };
@@ -315,6 +316,31 @@ static void copy_fields(lua_State *L, int from, int to, const char *const *names
 }
 
 /* Protected: builds _ENV, keeps it in the registry, calls open_libs. */
+
+/* io.open(path [, mode]) with allow_files: only the reading modes. */
+static int l_io_open_read(lua_State *L)
+{
+    const char *mode = luaL_optstring(L, 2, "r");
+    if (strcmp(mode, "r") != 0 && strcmp(mode, "rb") != 0)
+        return luaL_argerror(L, 2, "files can only be opened for reading (\"r\" or \"rb\")");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* io.lines(path, ...) with allow_files: a file name is required (no stdin). */
+static int l_io_lines(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 static int setup(lua_State *L)
 {
     static const char *const base_names[] = {
@@ -377,6 +403,19 @@ static int setup(lua_State *L)
     copy_fields(L, -2, lua_gettop(L), debug_names);
     lua_setfield(L, env, LUA_DBLIBNAME);
     lua_pop(L, 1);
+
+    if (s->allow_files) { /* reading local files only: io.open in "r" modes, io.lines */
+        luaL_requiref(L, LUA_IOLIBNAME, luaopen_io, 0); /* -> full io, never exposed */
+        lua_newtable(L);
+        lua_getfield(L, -2, "open");
+        lua_pushcclosure(L, l_io_open_read, 1);
+        lua_setfield(L, -2, "open");
+        lua_getfield(L, -2, "lines");
+        lua_pushcclosure(L, l_io_lines, 1);
+        lua_setfield(L, -2, "lines");
+        lua_setfield(L, env, LUA_IOLIBNAME);
+        lua_pop(L, 1);
+    }
 
     lua_pushvalue(L, env);
     s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -463,6 +502,7 @@ struct sl_lua *sl_lua_new(const struct sl_lua_opts *opts, struct sl_err *err)
     s->print_fn = opts->print_fn;
     s->open_libs = opts->open_libs;
     s->ud = opts->ud;
+    s->allow_files = opts->allow_files;
     s->env_ref = LUA_NOREF;
     s->L = lua_newstate(lalloc, s);
     if (!s->L) {

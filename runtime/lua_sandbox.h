@@ -40,6 +40,8 @@ struct sl_lua_opts {
      * library), may raise Lua errors, must leave the stack as it found it. */
     void (*open_libs)(lua_State *L, void *ud);
     void *ud;                   /* passed to print_fn and open_libs */
+    bool allow_files;           /* job{allow_files=true}: io.open (reading modes only) and
+                                   io.lines; writing files is never allowed */
 };
 
 /* Creates a state with the sandbox _ENV: string (no dump), table, math, utf8,

@@ -57,6 +57,7 @@ struct sl_plan_args {
     uint64_t timeout_ms;      /* ms the state may run, from its creation (the
                                * run's deadline for a worker); 0 = none */
     const _Atomic bool *stop; /* may be NULL */
+    bool allow_files;         /* job{allow_files=true}: scripts may read local files */
     /* print()/sluice.log(): one line, borrowed for the call; NULL drops them */
     void (*log_fn)(void *ud, const char *line, size_t line_len);
     void *log_ud;

@@ -295,6 +295,26 @@ EOF
 run sandbox "$work/sandbox.lua" --arg out="$work/sandbox/" --workers 1
 check sandbox_no_os_execute grep -q "execute" "$work/sandbox.err"
 
+# allow_files: reading local files (a lookup table) only when the job says so; never writing
+printf 'PT,Portugal\n' >"$work/countries.txt"
+cat >"$work/files.lua" <<EOF
+job { name = "files", allow_files = true }
+function main(ctx)
+  local names = {}
+  for line in io.lines("$work/countries.txt") do local k, v = line:match("^(%w+),(.*)$"); names[k] = v end
+  local can_write = pcall(io.open, "$work/written.txt", "w")
+  sluice.from_path{ uri = "$work/big.csv", format = "csv" }
+    :map(function(r) r.country = names.PT; r.w = can_write; return r end)
+    :select("country", "w"):limit(1):write{ to = ctx.args.out }
+end
+EOF
+run files "$work/files.lua" --arg out="$work/files/"
+check allow_files_reads test "$(rc files) $(rows "$work/files")" = "0 Portugal,false"
+check allow_files_never_writes test ! -e "$work/written.txt"
+sed 's/, allow_files = true//' "$work/files.lua" >"$work/nofiles.lua"
+run nofiles "$work/nofiles.lua" --arg out="$work/nofiles/"
+check files_refused_by_default grep -q "nofiles.lua:4: attempt to index a nil value (global 'io')" "$work/nofiles.err"
+
 # a killed run publishes nothing: readers see no rows from it
 cat >"$work/slow.lua" <<EOF
 job { name = "slow" }
