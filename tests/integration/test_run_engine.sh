@@ -135,6 +135,36 @@ check workers_identical_sorted cmp -s <(parts_cat "$work/unb/d") <(parts_cat "$w
 check group_count_total test "$(rows "$work/unb/g" | awk -F, '{ t += $5 } END { print t }')" = 200000
 check distinct_values test "$(rows "$work/unb/d" | wc -l)" = 300
 
+# ---- the other transforms: union, flat_map, apply_mapping, rename, drop, distinct, limit;
+# TSV in, zstd out; dates as Lua strings
+printf 'id\tday\tamount\tnote\n1\t2024-05-01\t10\ta b\n2\t2024-05-02\t20\tc\n3\t2024-05-03\tbad\td e f\n' >"$work/t.tsv"
+cat >"$work/misc.lua" <<EOF
+job { name = "misc", max_errors = 1 }
+function main(ctx)
+  local t = sluice.from_path{ uri = "$work/t.tsv", format = "tsv", options = { header = true },
+                              schema = { {"id", "bigint"}, {"day", "date"}, {"amount", "string"}, {"note", "string"} } }
+  local typed = t:apply_mapping{ {"id", "id", "bigint"}, {"day", "day", "date"}, {"amount", "amount", "double"} }
+  typed:rename{ amount = "value" }
+       :map(function(r) r.month = r.day:sub(1, 7); r.next_day = r.day; return r end)
+       :drop("day")
+       :write{ to = ctx.args.out .. "/mapped/", compression = "zstd" }
+  t:flat_map(function(r)
+      local out = {}
+      for w in r.note:gmatch("%a+") do out[#out + 1] = { id = r.id, word = w } end
+      return out
+    end)
+    :union(t:select("id"):map(function(r) return { id = r.id, word = "id" } end))
+    :distinct("id", "word"):sort("id", "word"):limit(6)
+    :write{ to = ctx.args.out .. "/words/" }
+end
+EOF
+run misc "$work/misc.lua" --arg out="$work/misc" --workers 2
+check misc_succeeds test "$(rc misc)" = 0
+check misc_apply_mapping_bad_row test "$(jget "$work/misc.json" 'd.rows_rejected')" = 1
+check misc_zstd_output test "$(find "$work/misc/mapped" -name 'part-*.csv.zst' | xargs zstd -dc | sort -u | tr '\n' ' ')" = \
+    "1,10,2024-05,2024-05-01 2,20,2024-05,2024-05-02 id,value,month,next_day "
+check misc_words test "$(rows "$work/misc/words" | tr '\n' ' ')" = "1,a 1,b 1,id 2,c 2,id 3,d "
+
 # ---- map: rows returned as they are, new columns, tables and nil, over many batches
 cat >"$work/mapmix.lua" <<EOF
 job { name = "mapmix" }
