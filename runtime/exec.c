@@ -139,10 +139,17 @@ int xrun_bad_row(struct xrun *r, int node, const char *object, int64_t line, int
         atomic_fetch_add(&r->nodes[node].rows_in, 1);
     }
     pthread_mutex_lock(&r->bad_mu);
-    if (!r->first_bad[0])
-        snprintf(r->first_bad, sizeof r->first_bad, "%s%s%.0" PRId64 "%s%.0d: %s (node %d %s)",
-                 object ? object : "", line > 0 ? ":" : "", (int64_t)line,
-                 column > 0 ? ":" : "", column, reason, node, sl_plan_kind_name(pn->kind));
+    if (!r->first_bad[0]) {
+        char where[64] = "";
+        if (line > 0 && column > 0)
+            snprintf(where, sizeof where, ":%" PRId64 ":%d", line, column);
+        else if (line > 0)
+            snprintf(where, sizeof where, ":%" PRId64, line);
+        else if (column > 0)
+            snprintf(where, sizeof where, " (column %d)", column);
+        snprintf(r->first_bad, sizeof r->first_bad, "%s%s: %s (node %d %s)", object ? object : "",
+                 where, reason, node, sl_plan_kind_name(pn->kind));
+    }
     if (r->bad_file) {
         json_t *o = json_object();
         if (o) {
@@ -291,8 +298,19 @@ int xnormalize(struct xworker *w, int node, int side, struct sl_batch *b, struct
     }
     if (fixed == b->schema)
         return SL_OK;
-    /* map columns by name; absent ones are NULL; extra ones make the row bad */
+    /* Writes take values as they are (their formats write each value by its own
+     * type), so only the column names must agree; other consumers cast to the
+     * fixed types. */
     const struct sl_rschema *s = b->schema;
+    bool sink = w->r->plan->nodes[node].kind == SL_PLAN_WRITE;
+    if (sink && s->n_cols == fixed->n_cols) {
+        bool same = true;
+        for (size_t c = 0; c < s->n_cols && same; c++)
+            same = strcmp(s->names[c], fixed->names[c]) == 0;
+        if (same)
+            return SL_OK;
+    }
+    /* map columns by name; absent ones are NULL; extra ones make the row bad */
     int map[SL_FMT_CSV_MAX_COLUMNS > 4096 ? 4096 : SL_FMT_CSV_MAX_COLUMNS];
     if (fixed->n_cols > sizeof map / sizeof map[0])
         return sl_err_set(err, SL_ELIMIT, "node %d: more than %zu columns", node,
@@ -326,12 +344,18 @@ int xnormalize(struct xworker *w, int node, int side, struct sl_batch *b, struct
                 continue;
             }
             const struct sl_value *v = &src[map[c]];
-            if (v->type == SL_V_NULL || v->type == fixed->types[c]) {
+            if (v->type == SL_V_NULL || v->type == fixed->types[c] || sink) {
                 dst[c] = *v;
                 continue;
             }
             struct sl_err e = {0};
-            if (sl_value_cast(v, fixed->types[c], &nb->arena, &dst[c], &e) != SL_OK) {
+            if (fixed->types[c] == SL_V_NULL) /* a cast to "no type" would drop the value */
+                sl_err_set(&e, SL_EPARSE,
+                           "the column's first values were all NULL, so it has no type; "
+                           "give it a value of its type in every row (or cast it) before "
+                           "grouping, joining or sorting on it");
+            if (e.code != SL_OK ||
+                sl_value_cast(v, fixed->types[c], &nb->arena, &dst[c], &e) != SL_OK) {
                 if (e.code == SL_ENOMEM) {
                     xbatch_put(w, nb);
                     return sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -477,6 +501,8 @@ static int build_stages(struct xrun *r, struct sl_err *err)
         rc = add_pipes(r, st, n->input, ops, 0, 0, err);
         if (rc == SL_OK && n->kind == SL_PLAN_JOIN)
             rc = add_pipes(r, st, n->right, ops, 0, 1, err);
+        for (size_t p = 0; rc == SL_OK && p < st->n_pipes; p++)
+            r->nodes[st->pipes[p].producer].readers++;
     }
     sl_free(needed);
     sl_free(ops);
@@ -886,8 +912,15 @@ int sl_exec_run(const struct sl_exec_opts *o, struct sl_exec_result *res, struct
         *err = r->first_err;
         rc = err->code;
     }
-    for (size_t si = 0; rc == SL_OK && si < r->n_stages; si++)
+    for (size_t si = 0; rc == SL_OK && si < r->n_stages; si++) {
         rc = run_stage(r, (int)si, t0, err);
+        /* a wide node whose output every consumer has read frees its shuffle */
+        for (size_t p = 0; rc == SL_OK && p < r->stages[si].n_pipes; p++) {
+            int prod = r->stages[si].pipes[p].producer;
+            if (r->nodes[prod].wide && --r->nodes[prod].readers == 0)
+                xwide_free(r, prod);
+        }
+    }
     if (rc == SL_OK && o->max_errors > 0 && o->max_errors < 1) {
         uint64_t rej = atomic_load(&r->rows_rejected), in = atomic_load(&r->rows_read);
         if (rej > 0 && (double)rej > o->max_errors * (double)(in ? in : 1))

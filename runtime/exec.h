@@ -18,10 +18,12 @@
  *
  * Outputs. Files are written under run-unique names
  * (part-<run_id>-<task>-<n>.<ext>) and published when the run succeeds by
- * `_manifests/<run_id>.json` plus `_SUCCESS` (the same JSON: run id, files,
+ * `_manifests/<run_id>-<node>.json` plus `_SUCCESS` (the same JSON: run id, files,
  * rows) at the write's root; a failed or cancelled run deletes the files it
- * wrote. sluice's readers skip files whose names start with '_' or '.' and
- * part-<run_id>-* files of run ids no manifest under the source root names.
+ * wrote. sluice's readers skip files whose names start with '_' or '.', and
+ * files named as sluice names its outputs (part-<id>-<5 digits>-<3 digits>.*)
+ * that no manifest under the source root lists: a killed run's files stay
+ * invisible even where no run ever published.
  *
  * Bad rows (a value that does not convert, a malformed record, a Lua error in
  * a row function) go to the run's error output (JSON Lines: node, object,
@@ -108,7 +110,7 @@ struct sl_exec_node_stats {
     uint64_t rows_in;           /* rows that reached the node (sources: records read) */
     uint64_t rows_out;          /* rows it passed on (writes: rows written) */
     uint64_t rows_rejected;     /* bad rows charged to the node */
-    uint64_t bytes_in;          /* sources: stored bytes read; writes: bytes written */
+    uint64_t bytes_in;          /* sources: stored bytes read; writes: bytes uploaded */
     uint64_t spill_bytes;       /* wide nodes: bytes their shuffle wrote to disk */
     uint64_t objects;           /* sources: objects read; writes: files written */
     uint64_t skipped_objects;   /* sources: objects the bookmark or a manifest skipped */

@@ -135,6 +135,7 @@ struct xnode {
     struct xwide *wide;        /* wide nodes */
     struct xsink *sink;        /* writes */
     struct xsource *src;       /* sources */
+    int readers;               /* pipes still to read this node's output (wide nodes) */
     /* stats */
     _Atomic uint64_t rows_in, rows_out, rows_rejected, bytes_in, objects, skipped;
     double seconds;

@@ -196,10 +196,42 @@ static bool fits(struct xrowbuild *rb)
     return true;
 }
 
+/* The current batch has no type yet (only NULLs) for columns where the
+ * candidate has a value: give those columns the candidate's types, as every
+ * row already in the batch holds NULL there. */
+static bool retype(struct xworker *w, struct xrowbuild *rb)
+{
+    const struct sl_rschema *s = rb->schema;
+    bool any = false;
+    if (!s || s->n_cols != rb->n || !rb->out)
+        return false;
+    for (size_t k = 0; k < rb->n; k++) {
+        if (s->names[k] != rb->names[k] && strcmp(s->names[k], rb->names[k]) != 0)
+            return false;
+        if (rb->vals[k].type != SL_V_NULL && s->types[k] != rb->vals[k].type) {
+            if (s->types[k] != SL_V_NULL)
+                return false;
+            any = true;
+        }
+    }
+    if (!any)
+        return false;
+    for (size_t k = 0; k < rb->n; k++)
+        rb->types[k] = rb->vals[k].type != SL_V_NULL ? (enum sl_vtype)rb->vals[k].type
+                                                      : s->types[k];
+    const struct sl_rschema *ns =
+        xschema_intern(w->r, (const char *const *)s->names, rb->types, rb->n);
+    if (!ns)
+        return false;
+    rb->schema = ns;
+    rb->out->schema = ns; /* same columns: only types filled in */
+    return true;
+}
+
 int xrb_commit(struct xworker *w, struct xrowbuild *rb, const struct sl_row_origin *origin,
                struct sl_err *err)
 {
-    if (!fits(rb)) {
+    if (!fits(rb) && !retype(w, rb)) {
         int rc = xrb_flush(w, rb, err);
         if (rc != SL_OK)
             return rc;
@@ -587,7 +619,11 @@ static int apply_map(struct xworker *w, size_t pos, int node, struct sl_batch *b
     } else if (rc == SL_OK) {
         /* learn the columns rows of this input schema get, for the next batches */
         const struct sl_rschema *built = op->rb.schema;
-        if (!flat && built && op->rb.schema_base == in->schema && built->n_cols > in->schema->n_cols)
+        bool typed = built != NULL;
+        for (size_t k = 0; typed && k < built->n_cols; k++)
+            typed = built->types[k] != SL_V_NULL || k < in->schema->n_cols;
+        if (!flat && typed && op->rb.schema_base == in->schema &&
+            built->n_cols > in->schema->n_cols)
             op->wide_in = b->schema, op->wide = built;
         rc = xrb_flush(w, &op->rb, err);
     } else {

@@ -18,7 +18,8 @@
 
 #include "alloc.h"
 
-#define SINK_OPEN_MAX 512 /* partition folders one task may write at once */
+#define SINK_OPEN_MAX 256 /* files one task keeps open; past it the least recently
+                             used one is finished and a later row opens a new file */
 
 struct sfile {
     char *key; /* owned */
@@ -49,6 +50,7 @@ struct swriter {
     char *key;                     /* owned */
     struct sl_fmt_writer *fw;
     uint64_t rows;
+    uint64_t used;                 /* task row count when it last got a row */
 };
 
 struct slocal {
@@ -57,7 +59,50 @@ struct slocal {
     uint64_t seq;                  /* files opened by this task */
     int *row_writer;               /* owned: writer of each row of a batch */
     size_t cap_rows;
+    uint64_t rows_seen;
+    uint64_t bytes0;               /* the store's bytes written when the task began */
+    bool started;
 };
+
+/* Finishes (ok) or aborts writer k and forgets it; a finished file is recorded. */
+static int close_writer(struct xworker *w, int node, struct xsink *s, struct slocal *l, size_t k,
+                        bool ok, struct sl_err *err)
+{
+    struct swriter *sw = &l->v[k];
+    int rc = SL_OK;
+    if (ok) {
+        rc = sl_fmt_writer_finish(sw->fw, err);
+        if (rc == SL_OK) {
+            pthread_mutex_lock(&s->mu);
+            if (s->n_files == s->cap_files) {
+                size_t cap = s->cap_files ? s->cap_files * 2 : 16;
+                struct sfile *f = sl_realloc(s->files, cap * sizeof *f);
+                if (f) {
+                    s->files = f;
+                    s->cap_files = cap;
+                }
+            }
+            if (s->n_files < s->cap_files) {
+                s->files[s->n_files++] = (struct sfile){sw->key, sw->rows};
+                sw->key = NULL;
+                s->rows += sw->rows;
+            } else {
+                rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+            }
+            pthread_mutex_unlock(&s->mu);
+            atomic_fetch_add(&w->r->rows_written, sw->rows);
+            atomic_fetch_add(&w->r->nodes[node].rows_out, sw->rows);
+            atomic_fetch_add(&w->r->nodes[node].objects, 1);
+        }
+    } else {
+        sl_fmt_writer_abort(sw->fw);
+    }
+    sl_free(sw->dir);
+    sl_free(sw->key);
+    l->v[k] = l->v[l->n - 1];
+    l->n--;
+    return rc;
+}
 
 int xsink_begin(struct xrun *r, int node, struct sl_err *err)
 {
@@ -175,11 +220,15 @@ static struct slocal *local_of(struct xworker *w, int node)
 static int open_writer(struct xworker *w, int node, struct xsink *s, struct slocal *l,
                        const char *dir, size_t dir_len, struct sl_err *err)
 {
-    if (l->n == SINK_OPEN_MAX)
-        return sl_err_set(err, SL_ELIMIT,
-                          "write: one task meets more than %d partition folders; "
-                          "sort or group by the partition keys first",
-                          SINK_OPEN_MAX);
+    if (l->n == SINK_OPEN_MAX) { /* finish the least recently used file */
+        size_t lru = 0;
+        for (size_t k = 1; k < l->n; k++)
+            if (l->v[k].used < l->v[lru].used)
+                lru = k;
+        int rc = close_writer(w, node, s, l, lru, true, err);
+        if (rc != SL_OK)
+            return rc;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
         struct swriter *v = sl_realloc(l->v, cap * sizeof *v);
@@ -200,6 +249,12 @@ static int open_writer(struct xworker *w, int node, struct xsink *s, struct sloc
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     }
     struct sl_store *st = xworker_store(w, s->root_uri, NULL, err);
+    if (st && !l->started) {
+        struct sl_store_stats ss;
+        sl_store_get_stats(st, &ss);
+        l->bytes0 = ss.bytes_written;
+        l->started = true;
+    }
     int rc = st ? s->ops->writer_open(st, sw->key, s->data, s->codec, &s->fopts, &sw->fw, err)
                 : err->code;
     if (rc != SL_OK) {
@@ -254,6 +309,7 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
             found = (int)l->n - 1;
         }
         l->row_writer[i] = last = found;
+        l->v[found].used = ++l->rows_seen;
     }
     /* write each writer's rows */
     bool identity = s->n_pcols == 0 && s->data == b->schema;
@@ -296,40 +352,22 @@ int xsink_task_end(struct xworker *w, int node, bool ok, struct sl_err *err)
 
     if (!l)
         return SL_OK;
-    for (size_t k = 0; k < l->n; k++) {
-        struct swriter *sw = &l->v[k];
-        if (ok && rc == SL_OK) {
-            rc = sl_fmt_writer_finish(sw->fw, err);
-            if (rc == SL_OK) {
-                pthread_mutex_lock(&s->mu);
-                if (s->n_files == s->cap_files) {
-                    size_t cap = s->cap_files ? s->cap_files * 2 : 16;
-                    struct sfile *f = sl_realloc(s->files, cap * sizeof *f);
-                    if (f) {
-                        s->files = f;
-                        s->cap_files = cap;
-                    }
-                }
-                if (s->n_files < s->cap_files) {
-                    s->files[s->n_files++] = (struct sfile){sw->key, sw->rows};
-                    sw->key = NULL;
-                    s->rows += sw->rows;
-                } else {
-                    rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-                }
-                pthread_mutex_unlock(&s->mu);
-                atomic_fetch_add(&w->r->rows_written, sw->rows);
-                atomic_fetch_add(&w->r->nodes[node].rows_out, sw->rows);
-                atomic_fetch_add(&w->r->nodes[node].objects, 1);
-            }
-        } else {
-            sl_fmt_writer_abort(sw->fw);
-        }
-        sl_free(sw->dir);
-        sl_free(sw->key);
+    while (l->n > 0) {
+        int rc2 = close_writer(w, node, s, l, l->n - 1, ok && rc == SL_OK, err);
+        if (rc == SL_OK)
+            rc = rc2;
     }
-    l->n = 0;
+    if (l->started) {
+        struct sl_store *st = xworker_store(w, s->root_uri, NULL, err);
+        if (st) {
+            struct sl_store_stats ss;
+            sl_store_get_stats(st, &ss);
+            atomic_fetch_add(&w->r->nodes[node].bytes_in, ss.bytes_written - l->bytes0);
+        }
+    }
     l->seq = 0;
+    l->rows_seen = 0;
+    l->started = false;
     return rc;
 }
 

@@ -186,6 +186,24 @@ static const char *base_name(const char *key)
     return s ? s + 1 : key;
 }
 
+/* Named as sluice names its outputs: part-<id>-<5 digits>-<3 digits>.<ext> */
+static bool sluice_part_name(const char *name)
+{
+    if (strncmp(name, "part-", 5) != 0)
+        return false;
+    const char *dot = strchr(name + 5, '.');
+    size_t n = dot ? (size_t)(dot - name) : strlen(name);
+    if (n < 5 + 1 + 1 + 5 + 1 + 3)
+        return false;
+    const char *t = name + n - 10; /* "-DDDDD-DDD" */
+    if (t[0] != '-' || t[6] != '-')
+        return false;
+    for (int i = 1; i < 10; i++)
+        if (i != 6 && (t[i] < '0' || t[i] > '9'))
+            return false;
+    return true;
+}
+
 /* Drops unpublished part files and objects the bookmark has seen. */
 static void filter_objects(struct xrun *r, struct listing *l)
 {
@@ -197,9 +215,9 @@ static void filter_objects(struct xrun *r, struct listing *l)
     for (size_t i = 0; i < l->n; i++) {
         struct xobject *o = &l->objs[i];
         bool skip = false;
-        if (l->have_manifests && strncmp(base_name(o->key), "part-", 5) == 0 &&
-            !json_object_get(l->committed, o->key))
-            skip = true;
+        const char *bn = base_name(o->key);
+        if ((l->have_manifests && strncmp(bn, "part-", 5) == 0) || sluice_part_name(bn))
+            skip = !json_object_get(l->committed, o->key);
         json_t *e = seen ? json_object_get(seen, o->key) : NULL;
         if (e) {
             const char *etag = json_string_value(json_object_get(e, "etag"));
@@ -486,7 +504,39 @@ static int schema_from_columns(struct xrun *r, struct xsource *s,
     return rc;
 }
 
-static int make_splits(struct xrun *r, struct xsource *s, bool splittable, struct sl_err *err)
+struct head_scan {
+    char quote;
+    bool in_quotes, found;
+};
+
+static int scan_head(void *ud, const void *data, size_t len)
+{
+    struct head_scan *h = ud;
+    const char *p = data;
+    for (size_t i = 0; i < len && !h->found; i++) {
+        if (p[i] == h->quote)
+            h->in_quotes = !h->in_quotes; /* a doubled quote toggles twice */
+        else if (h->in_quotes && (p[i] == '\n' || p[i] == '\r'))
+            h->found = true;
+    }
+    return SL_OK;
+}
+
+/* Does the first MiB of a CSV object hold a quoted line break? Then byte-range
+ * splits could start inside a field, and the object is read as one split. */
+static bool quoted_breaks(struct sl_store *st, const char *key, char quote)
+{
+    struct head_scan h = {.quote = quote};
+    struct sl_err e = {0};
+    if (!quote || !st)
+        return false;
+    if (sl_store_get(st, key, 0, (int64_t)1 << 20, scan_head, &h, &e) != SL_OK)
+        return true; /* unknown: do not split */
+    return h.found;
+}
+
+static int make_splits(struct xrun *r, struct xsource *s, bool splittable, bool check_quotes,
+                       struct sl_store *st, struct sl_err *err)
 {
     int64_t total = 0;
     for (size_t i = 0; i < s->n_objects; i++)
@@ -504,7 +554,8 @@ static int make_splits(struct xrun *r, struct xsource *s, bool splittable, struc
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->n_objects; i++) {
         int64_t size = s->objects[i].size;
-        if (!splittable || size <= split + split / 2 || compressed_name(s->objects[i].key)) {
+        if (!splittable || size <= split + split / 2 || compressed_name(s->objects[i].key) ||
+            (check_quotes && quoted_breaks(st, s->objects[i].key, s->fopts.quote))) {
             s->splits[s->n_splits++] = (struct xsplit){i, 0, -1};
             continue;
         }
@@ -649,9 +700,8 @@ static int prepare_catalog(struct xrun *r, struct xsource *s, const struct sl_pl
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
     else if (!fmt)
         rc = sl_err_set(err, SL_ECONFIG,
-                        "from_catalog %s.%s: the table is %s; sluice reads csv and json tables "
-                        "for now",
-                        pn->database, pn->table, cls[0] ? cls : "of unknown classification");
+                        "the table is %s; sluice reads csv and json tables for now",
+                        cls[0] ? cls : "of unknown classification");
     if (rc == SL_OK) {
         s->ops = sl_fmt_find(fmt);
         sl_fmt_opts_init(&s->fopts);
@@ -774,14 +824,20 @@ int xsource_prepare(struct xrun *r, int node, struct sl_err *err)
     if (!l.committed)
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     bool multiline = false;
+    const char *ml = NULL;
+    for (size_t i = 0; i < pn->n_options; i++)
+        if (strcmp(pn->options[i].key, "multiline") == 0)
+            ml = pn->options[i].value;
     int rc = pn->kind == SL_PLAN_SOURCE_PATH ? prepare_path(r, s, pn, &l, err)
                                              : prepare_catalog(r, s, pn, &l, err);
     if (rc == SL_OK)
         rc = opts_from_script(s, pn, &multiline, err);
     bool line_format = strcmp(s->ops ? s->ops->name : "", "csv") == 0 ||
                        s->fopts.json_layout == SL_FMT_JSON_LINES;
+    /* CSV without an explicit multiline = false: look for quoted line breaks first */
+    bool is_csv = strcmp(s->ops ? s->ops->name : "", "csv") == 0;
     if (rc == SL_OK)
-        rc = make_splits(r, s, line_format && !multiline, err);
+        rc = make_splits(r, s, line_format && !multiline, is_csv && !ml, l.st, err);
     if (rc == SL_OK && strcmp(s->ops->name, "csv") == 0 && !multiline)
         s->fopts.no_quoted_newlines = true;
     s->listed = true;

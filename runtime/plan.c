@@ -58,6 +58,7 @@ static const struct {
     {"escape", OPT_ENUM, "doubled|backslash|none"},
     {"header", OPT_BOOL, NULL},
     {"json_layout", OPT_ENUM, "auto|lines|array"},
+    {"multiline", OPT_BOOL, NULL},
     {"null_value", OPT_ANY, NULL},
     {"quote", OPT_CHAR_OR_EMPTY, NULL},
     {"skip_lines", OPT_COUNT, NULL},
@@ -119,7 +120,7 @@ static int check_option(const struct sl_plan_kv *kv, struct sl_err *err)
     }
     return sl_err_set(err, SL_ECONFIG,
                       "unknown option \"%.64s\" (known: comment, delimiter, escape, header, "
-                      "json_layout, null_value, quote, skip_lines, trailing_delimiter, trim)",
+                      "json_layout, multiline, null_value, quote, skip_lines, trailing_delimiter, trim)",
                       kv->key);
 }
 

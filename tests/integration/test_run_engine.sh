@@ -372,6 +372,48 @@ mkdir -p "$work/slow"
 run count "$work/count.lua" --arg src="$work/slow/" --arg out="$work/count/"
 check killed_run_invisible_to_readers test "$(rc count) $(rows "$work/count")" = "0 0"
 
+# ---- edge cases: a new column that starts NULL, unpublished files where no run ever
+# published, more partition folders than open files, quoted line breaks in a big CSV
+printf 'id\n1\n2\n3\n' >"$work/n.csv"
+cat >"$work/nullfirst.lua" <<EOF
+job { name = "nullfirst" }
+function main(ctx)
+  sluice.from_path{ uri = "$work/n.csv", format = "csv" }
+    :map(function(r) if r.id == 1 then r.v = sluice.null else r.v = r.id * 10 end return r end)
+    :write{ to = ctx.args.out }
+end
+EOF
+run nullfirst "$work/nullfirst.lua" --arg out="$work/nullfirst/"
+check null_first_keeps_values test "$(rows "$work/nullfirst" | tr '\n' ' ')" = "1, 2,20 3,30 "
+mkdir -p "$work/orphans"
+printf 'k\n1\n2\n' >"$work/orphans/part-jr_killed-00000-000.csv"
+printf 'k\n7\n' >"$work/orphans/data.csv"
+sed 's/schema = /options = { header = true }, schema = /' "$work/count.lua" >"$work/count_h.lua"
+run orphans "$work/count_h.lua" --arg src="$work/orphans/" --arg out="$work/orphans_count/"
+check unpublished_without_any_manifest_skipped test "$(rc orphans) $(rows "$work/orphans_count")" = "0 1"
+awk 'BEGIN { print "k,v"; for (i = 0; i < 3000; i++) printf "%d,%d\n", i % 600, i }' >"$work/p600.csv"
+cat >"$work/p600.lua" <<EOF
+job { name = "p600" }
+function main(ctx)
+  sluice.from_path{ uri = "$work/p600.csv", format = "csv" }:sort("k")
+    :write{ to = ctx.args.out, partition_keys = { "k" } }
+end
+EOF
+run p600 "$work/p600.lua" --arg out="$work/p600/"
+check many_partition_folders test "$(rc p600) $(find "$work/p600" -name 'k=*' -type d | wc -l) $(rows "$work/p600" | wc -l)" = "0 600 3000"
+check write_bytes_counted test "$(jget "$work/p600.json" 'd.nodes[2].bytes_in > 0')" = true
+awk 'BEGIN { print "id,note"; for (i = 0; i < 700000; i++) printf "%d,\"line one\nline two\"\n", i }' >"$work/ml.csv"
+cat >"$work/ml.lua" <<EOF
+job { name = "ml" }
+function main(ctx)
+  sluice.from_path{ uri = "$work/ml.csv", format = "csv", options = { header = true },
+                    schema = { {"id", "string"}, {"note", "string"} } }
+    :group_by():agg{ n = sluice.count() }:write{ to = ctx.args.out }
+end
+EOF
+run ml "$work/ml.lua" --arg out="$work/ml/" --workers 2
+check quoted_line_breaks_not_split test "$(rc ml) $(rows "$work/ml")" = "0 700000"
+
 # stop request: SIGTERM ends the run as STOPPED, nothing published
 "$SLUICE" run "$work/slow.lua" --arg out="$work/stopped/" --workers 2 --json >"$work/stop.json" 2>/dev/null &
 pid=$!
