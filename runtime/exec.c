@@ -147,8 +147,12 @@ int xrun_bad_row(struct xrun *r, int node, const char *object, int64_t line, int
             snprintf(where, sizeof where, ":%" PRId64, line);
         else if (column > 0)
             snprintf(where, sizeof where, " (column %d)", column);
-        snprintf(r->first_bad, sizeof r->first_bad, "%s%s: %s (node %d %s)", object ? object : "",
-                 where, reason, node, sl_plan_kind_name(pn->kind));
+        if (object && object[0])
+            snprintf(r->first_bad, sizeof r->first_bad, "%s%s: %s (node %d %s)", object, where,
+                     reason, node, sl_plan_kind_name(pn->kind));
+        else
+            snprintf(r->first_bad, sizeof r->first_bad, "node %d %s%s: %s",
+                     node, sl_plan_kind_name(pn->kind), where, reason);
     }
     if (r->bad_file) {
         json_t *o = json_object();
@@ -354,6 +358,11 @@ int xnormalize(struct xworker *w, int node, int side, struct sl_batch *b, struct
                            "the column's first values were all NULL, so it has no type; "
                            "give it a value of its type in every row (or cast it) before "
                            "grouping, joining or sorting on it");
+            else if (fixed->types[c] == SL_V_INT && v->type == SL_V_DOUBLE && v->d != (double)(int64_t)v->d)
+                sl_err_set(&e, SL_EPARSE,
+                           "is bigint (from its first values): %.17g is not a whole number; "
+                           "write floats as floats in every row (e.g. x * 1.0)",
+                           v->d);
             if (e.code != SL_OK ||
                 sl_value_cast(v, fixed->types[c], &nb->arena, &dst[c], &e) != SL_OK) {
                 if (e.code == SL_ENOMEM) {

@@ -220,15 +220,6 @@ static struct slocal *local_of(struct xworker *w, int node)
 static int open_writer(struct xworker *w, int node, struct xsink *s, struct slocal *l,
                        const char *dir, size_t dir_len, struct sl_err *err)
 {
-    if (l->n == SINK_OPEN_MAX) { /* finish the least recently used file */
-        size_t lru = 0;
-        for (size_t k = 1; k < l->n; k++)
-            if (l->v[k].used < l->v[lru].used)
-                lru = k;
-        int rc = close_writer(w, node, s, l, lru, true, err);
-        if (rc != SL_OK)
-            return rc;
-    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
         struct swriter *v = sl_realloc(l->v, cap * sizeof *v);
@@ -266,6 +257,54 @@ static int open_writer(struct xworker *w, int node, struct xsink *s, struct sloc
     return SL_OK;
 }
 
+/* Writes rows [from, to) of b to the writers l->row_writer names. */
+static int write_rows(struct xworker *w, struct xsink *s, struct slocal *l, struct sl_batch *b,
+                      uint32_t from, uint32_t to, struct sl_err *err)
+{
+    if (from >= to)
+        return SL_OK;
+    if (s->n_pcols == 0 && s->data == b->schema && l->n == 1 && from == 0 && to == b->n_rows) {
+        l->v[0].rows += b->n_rows;
+        return sl_fmt_write_batch(l->v[0].fw, b, err);
+    }
+    struct sl_batch *pb = xbatch_get(w, s->data);
+    if (!pb)
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = SL_OK;
+    for (size_t k = 0; rc == SL_OK && k < l->n; k++) {
+        sl_batch_reset(pb);
+        for (uint32_t i = from; i < to; i++) {
+            if (l->row_writer[i] != (int)k)
+                continue;
+            struct sl_value *dst = sl_batch_add_row(pb, &b->origins[i]);
+            if (!dst) { /* cannot happen: same row capacity, no arena use */
+                rc = sl_err_set(err, SL_EINTERNAL, "write: projection batch full");
+                break;
+            }
+            const struct sl_value *src = sl_batch_row(b, i);
+            for (size_t c = 0; c < s->n_dcols; c++)
+                dst[c] = src[s->dcols[c]];
+        }
+        if (rc == SL_OK && pb->n_rows) {
+            l->v[k].rows += pb->n_rows;
+            rc = sl_fmt_write_batch(l->v[k].fw, pb, err);
+        }
+    }
+    xbatch_put(w, pb);
+    return rc;
+}
+
+/* Finishes the least recently used open file. */
+static int evict_writer(struct xworker *w, int node, struct xsink *s, struct slocal *l,
+                        struct sl_err *err)
+{
+    size_t lru = 0;
+    for (size_t k = 1; k < l->n; k++)
+        if (l->v[k].used < l->v[lru].used)
+            lru = k;
+    return close_writer(w, node, s, l, lru, true, err);
+}
+
 int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err *err)
 {
     struct xsink *s = w->r->nodes[node].sink;
@@ -283,7 +322,10 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
         l->row_writer = rw;
         l->cap_rows = b->n_rows;
     }
-    /* which writer each row goes to */
+    /* which writer each row goes to; when a new file would pass the open-file
+     * limit, the rows assigned so far are written first, then the least
+     * recently used file is finished (so no assigned row loses its file) */
+    uint32_t seg = 0;
     int last = -1;
     for (uint32_t i = 0; i < b->n_rows; i++) {
         const struct sl_value *row = sl_batch_row(b, i);
@@ -304,6 +346,12 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
             if (strlen(l->v[k].dir) == w->kbuf.len && memcmp(l->v[k].dir, dir, w->kbuf.len) == 0)
                 found = (int)k;
         if (found < 0) {
+            if (l->n == SINK_OPEN_MAX) {
+                if ((rc = write_rows(w, s, l, b, seg, i, err)) != SL_OK ||
+                    (rc = evict_writer(w, node, s, l, err)) != SL_OK)
+                    return rc;
+                seg = i;
+            }
             if ((rc = open_writer(w, node, s, l, dir, w->kbuf.len, err)) != SL_OK)
                 return rc;
             found = (int)l->n - 1;
@@ -311,37 +359,7 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
         l->row_writer[i] = last = found;
         l->v[found].used = ++l->rows_seen;
     }
-    /* write each writer's rows */
-    bool identity = s->n_pcols == 0 && s->data == b->schema;
-    if (identity && l->n == 1) {
-        l->v[0].rows += b->n_rows;
-        return sl_fmt_write_batch(l->v[0].fw, b, err);
-    }
-    struct sl_batch *pb = xbatch_get(w, s->data);
-    if (!pb)
-        return sl_err_set(err, SL_ENOMEM, "out of memory");
-    rc = SL_OK;
-    for (size_t k = 0; rc == SL_OK && k < l->n; k++) {
-        sl_batch_reset(pb);
-        for (uint32_t i = 0; i < b->n_rows; i++) {
-            if (l->row_writer[i] != (int)k)
-                continue;
-            struct sl_value *dst = sl_batch_add_row(pb, &b->origins[i]);
-            if (!dst) { /* cannot happen: same row capacity, no arena use */
-                rc = sl_err_set(err, SL_EINTERNAL, "write: projection batch full");
-                break;
-            }
-            const struct sl_value *src = sl_batch_row(b, i);
-            for (size_t c = 0; c < s->n_dcols; c++)
-                dst[c] = src[s->dcols[c]];
-        }
-        if (rc == SL_OK && pb->n_rows) {
-            l->v[k].rows += pb->n_rows;
-            rc = sl_fmt_write_batch(l->v[k].fw, pb, err);
-        }
-    }
-    xbatch_put(w, pb);
-    return rc;
+    return write_rows(w, s, l, b, seg, b->n_rows, err);
 }
 
 int xsink_task_end(struct xworker *w, int node, bool ok, struct sl_err *err)

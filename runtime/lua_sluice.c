@@ -1303,6 +1303,20 @@ static void row_set_cell(lua_State *L, struct lrow *r, int col, int vidx, const 
     struct sl_value v = {.type = SL_V_NULL}, out;
     struct sl_err e = {0};
 
+    /* fast path: a number of the column's own type needs no conversion */
+    if (lua_type(L, vidx) == LUA_TNUMBER) {
+        struct sl_value *cell = &sl_batch_row(r->b, r->i)[col];
+        if (to == SL_V_DOUBLE && !lua_isinteger(L, vidx)) {
+            cell->type = SL_V_DOUBLE;
+            cell->d = lua_tonumber(L, vidx);
+            return;
+        }
+        if (to == SL_V_INT && lua_isinteger(L, vidx)) {
+            cell->type = SL_V_INT;
+            cell->i = lua_tointeger(L, vidx);
+            return;
+        }
+    }
     switch (lua_type(L, vidx)) {
     case LUA_TNIL: break;
     case LUA_TBOOLEAN:

@@ -106,7 +106,8 @@ struct sl_rschema *sl_rschema_new(size_t n_cols)
     s->n_cols = n_cols;
     s->names = sl_calloc(n_cols, sizeof *s->names);
     s->types = sl_calloc(n_cols, sizeof *s->types);
-    if (!s->names || !s->types) {
+    s->name_lens = sl_calloc(n_cols ? n_cols : 1, sizeof *s->name_lens);
+    if (!s->names || !s->types || !s->name_lens) {
         sl_rschema_free(s);
         return NULL;
     }
@@ -124,6 +125,7 @@ void sl_rschema_free(struct sl_rschema *s)
             sl_free(s->names[i]);
     sl_free(s->names);
     sl_free(s->types);
+    sl_free(s->name_lens);
     sl_free(s);
 }
 
@@ -137,8 +139,14 @@ int sl_rschema_set(struct sl_rschema *s, size_t i, const char *name, enum sl_vty
     char *copy = sl_strdup(name ? name : "");
     if (!copy)
         return sl_err_set(err, SL_ENOMEM, "set column %zu: out of memory", i);
+    size_t len = strlen(copy);
+    if (len > UINT32_MAX) {
+        sl_free(copy);
+        return sl_err_set(err, SL_ECONFIG, "set column %zu: name too long", i);
+    }
     sl_free(s->names[i]);
     s->names[i] = copy;
+    s->name_lens[i] = (uint32_t)len;
     s->types[i] = type;
     return SL_OK;
 }
@@ -147,7 +155,7 @@ int sl_rschema_find(const struct sl_rschema *s, const char *name, size_t len)
 {
     for (size_t i = 0; i < s->n_cols; i++) {
         const char *n = s->names[i];
-        if (n && (len == 0 || n[0] == name[0]) && strlen(n) == len && memcmp(n, name, len) == 0)
+        if (n && s->name_lens[i] == len && memcmp(n, name, len) == 0)
             return i > (size_t)INT32_MAX ? -1 : (int)i;
     }
     return -1;

@@ -53,6 +53,7 @@ struct sl_rschema {
     size_t n_cols;
     char **names;          /* owned */
     enum sl_vtype *types;  /* owned */
+    uint32_t *name_lens;   /* owned: strlen of each name (set by sl_rschema_set) */
 };
 
 struct sl_rschema *sl_rschema_new(size_t n_cols); /* names NULL, types NULL-typed; owned */

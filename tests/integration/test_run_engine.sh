@@ -192,7 +192,7 @@ check map_mix_workers_identical cmp -s <(parts_cat "$work/mapmix1") <(parts_cat 
 sed 's/r.a = r.a + 1/r.a = r.a + 0.5/' "$work/mapmix.lua" >"$work/mapmix_float.lua"
 run mapmixf "$work/mapmix_float.lua" --arg out="$work/mapmixf/" --workers 2
 check map_int_then_float_fails test "$(rc mapmixf)" = 1
-check map_int_then_float_hint grep -q 'is bigint: .* is not a whole number (a column.s type comes from its first values' "$work/mapmixf.err"
+check map_int_then_float_hint grep -q 'is bigint.* is not a whole number.*write floats as floats' "$work/mapmixf.err"
 
 # ---- bookmarks: a second run reads nothing, then exactly the new object
 mkdir -p "$work/inbox"
@@ -402,6 +402,12 @@ EOF
 run p600 "$work/p600.lua" --arg out="$work/p600/"
 check many_partition_folders test "$(rc p600) $(find "$work/p600" -name 'k=*' -type d | wc -l) $(rows "$work/p600" | wc -l)" = "0 600 3000"
 check write_bytes_counted test "$(jget "$work/p600.json" 'd.nodes[2].bytes_in > 0')" = true
+# every row in its own key's folder (v % 600 == k), also with interleaved keys (no sort)
+in_place() { find "$1" -name 'part-*' | while read -r f; do k=${f#*k=}; k=${k%%/*}; tail -n +2 "$f" | awk -v k="$k" '$1 % 600 != k'; done | wc -l; }
+check many_partition_folders_rows_in_place test "$(in_place "$work/p600")" = 0
+sed 's/:sort("k")//' "$work/p600.lua" >"$work/p600i.lua"
+run p600i "$work/p600i.lua" --arg out="$work/p600i/"
+check interleaved_partition_folders test "$(rc p600i) $(rows "$work/p600i" | wc -l) $(in_place "$work/p600i")" = "0 3000 0"
 awk 'BEGIN { print "id,note"; for (i = 0; i < 700000; i++) printf "%d,\"line one\nline two\"\n", i }' >"$work/ml.csv"
 cat >"$work/ml.lua" <<EOF
 job { name = "ml" }
