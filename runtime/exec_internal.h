@@ -290,6 +290,9 @@ int xsink_collect(struct xrun *r, int node, struct sl_exec_result *res);
 
 /* ---- Lua row bridge (exec_ops.c) ---- */
 
+/* The first line of a Lua error message into out (the traceback stays out). */
+void xfirst_line(const char *msg, char *out, size_t cap);
+
 /* Converts the Lua value at idx to a value (strings copied into arena). false
  * and sets *why for tables, functions and other kinds. */
 bool xlua_to_value(lua_State *L, int idx, struct sl_arena *arena, struct sl_value *out,

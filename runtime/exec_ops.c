@@ -277,8 +277,7 @@ int xrb_commit(struct xworker *w, struct xrowbuild *rb, const struct sl_row_orig
 
 /* ---- Lua row functions ---- */
 
-/* First line of a Lua error message (the traceback stays in the log). */
-static void first_line(const char *msg, char *out, size_t cap)
+void xfirst_line(const char *msg, char *out, size_t cap)
 {
     size_t n = strcspn(msg, "\n");
     if (n >= cap)
@@ -303,7 +302,7 @@ static int call_row_fn(struct xworker *w, int node, const struct sl_plan_fn *fn,
         return rc;
     }
     char reason[512];
-    first_line(e.msg, reason, sizeof reason);
+    xfirst_line(e.msg, reason, sizeof reason);
     rc = xrun_bad_row(w->r, node, b->origins[i].object, b->origins[i].line, 0, reason, NULL, 0,
                       err);
     return rc != SL_OK ? rc : 1;

@@ -778,15 +778,6 @@ static int push_emit(struct xworker *w)
     return SL_OK;
 }
 
-static void first_line(const char *msg, char *out, size_t cap)
-{
-    size_t n = strcspn(msg, "\n");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, msg, n);
-    out[n] = 0;
-}
-
 /* After a Lua call through emit: a fatal emit error wins over the script error. */
 static int mr_call(struct xworker *w, int node, const struct sl_plan_fn *fn, int nargs,
                    const char *object, int64_t line, struct sl_err *err)
@@ -805,7 +796,7 @@ static int mr_call(struct xworker *w, int node, const struct sl_plan_fn *fn, int
         return rc;
     }
     char reason[512];
-    first_line(e.msg, reason, sizeof reason);
+    xfirst_line(e.msg, reason, sizeof reason);
     return xrun_bad_row(w->r, node, object, line, 0, reason, NULL, 0, err);
 }
 
