@@ -30,6 +30,7 @@ struct command {
 static const struct command commands[] = {
     { "crawl", cmd_crawl, "classify and catalog the data under S3 prefixes or local folders" },
     { "run", cmd_run, "run a job script (SCRIPT.lua) and publish its outputs" },
+    { "load", cmd_load, "load CSV/JSON files into a PostgreSQL table, all or nothing" },
     { "catalog", cmd_catalog, "show databases, tables and partitions of the catalog" },
     { "ls", cmd_ls, "list objects under a local path or s3:// prefix" },
     { "cp", cmd_cp, "copy objects between local paths and S3" },

@@ -9,7 +9,7 @@
  * files it wrote; files of a run killed before that are never listed by a
  * manifest, so sluice's readers skip them (exec_source.c).
  */
-#include "exec_internal.h"
+#include "exec_sink_db.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -43,6 +43,8 @@ struct xsink {
     size_t n_dcols;
     const struct sl_rschema *data; /* interned: the data columns */
     uint64_t rows;
+    struct xsinkdb *db;            /* owned: database targets (exec_sink_db.c) */
+    bool redshift;                 /* files are Redshift's staging: db publishes them */
 };
 
 struct swriter {
@@ -113,6 +115,27 @@ int xsink_begin(struct xrun *r, int node, struct sl_err *err)
     pthread_mutex_init(&s->mu, NULL);
     r->nodes[node].sink = s;
     const char *fmt = pn->format ? pn->format : "csv";
+    const char *uri = pn->uri;
+    char *stage_root = NULL;
+    if (sl_pgload_is_target(pn->uri)) {
+        int rc = xsinkdb_begin(r, node, &s->db, err);
+        if (rc != SL_OK)
+            return rc;
+        if (strncmp(pn->uri, "redshift:", 9) != 0)
+            return SL_OK;
+        /* Redshift: gzip'd CSV files under <stage>/<run_id>/, published by the db side */
+        const char *stage = NULL;
+        for (size_t i = 0; i < pn->n_options; i++)
+            if (strcmp(pn->options[i].key, "stage") == 0)
+                stage = pn->options[i].value;
+        size_t sl = stage ? strlen(stage) : 0;
+        stage_root = sl_asprintf("%s%s%s/", stage ? stage : "", sl && stage[sl - 1] == '/' ? "" : "/",
+                                 r->o->plan.run_id ? r->o->plan.run_id : "run");
+        if (!stage_root)
+            return sl_err_set(err, SL_ENOMEM, "out of memory");
+        uri = stage_root;
+        s->redshift = true;
+    }
     s->ops = sl_fmt_find(fmt);
     if (!s->ops)
         return sl_err_set(err, SL_ECONFIG, "write (line %d): unknown format \"%s\"", pn->line, fmt);
@@ -123,10 +146,13 @@ int xsink_begin(struct xrun *r, int node, struct sl_err *err)
     if (rc != SL_OK)
         return sl_err_prefix(err, "write (line %d)", pn->line), rc;
     bool json = strcmp(s->ops->name, "json") == 0;
+    if (s->redshift)
+        s->codec = SL_COMPRESSION_GZIP;
     snprintf(s->ext, sizeof s->ext, "%s%s", json ? ".json" : strcmp(fmt, "tsv") == 0 ? ".tsv" : ".csv",
              s->codec == SL_COMPRESSION_GZIP ? ".gz" : s->codec == SL_COMPRESSION_ZSTD ? ".zst" : "");
-    size_t len = strlen(pn->uri);
-    s->root_uri = len && pn->uri[len - 1] == '/' ? sl_strdup(pn->uri) : sl_asprintf("%s/", pn->uri);
+    size_t len = strlen(uri);
+    s->root_uri = len && uri[len - 1] == '/' ? sl_strdup(uri) : sl_asprintf("%s/", uri);
+    sl_free(stage_root);
     if (!s->root_uri)
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     struct sl_uri u;
@@ -308,6 +334,8 @@ static int evict_writer(struct xworker *w, int node, struct xsink *s, struct slo
 int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err *err)
 {
     struct xsink *s = w->r->nodes[node].sink;
+    if (s->db && !s->redshift)
+        return xsinkdb_consume(w, node, s->db, b, err);
     struct slocal *l = local_of(w, node);
     int rc;
 
@@ -365,6 +393,8 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
 int xsink_task_end(struct xworker *w, int node, bool ok, struct sl_err *err)
 {
     struct xsink *s = w->r->nodes[node].sink;
+    if (s->db && !s->redshift)
+        return xsinkdb_task_end(w, node, ok, err);
     struct slocal *l = w->nstate[node];
     int rc = SL_OK;
 
@@ -395,6 +425,11 @@ void xsink_worker_free(struct xworker *w)
         struct slocal *l = w->nstate[i];
         if (w->r->plan->nodes[i].kind != SL_PLAN_WRITE || !l)
             continue;
+        struct xsink *s = w->r->nodes[i].sink;
+        if (s && s->db && !s->redshift) {
+            xsinkdb_worker_free(w, (int)i);
+            continue;
+        }
         for (size_t k = 0; k < l->n; k++) {
             sl_fmt_writer_abort(l->v[k].fw);
             sl_free(l->v[k].dir);
@@ -413,10 +448,39 @@ static int cmp_files(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+/* Redshift: the staging files are written; the manifest, the SQL and the load follow. */
+static int redshift_publish(struct xrun *r, int node, struct xsink *s, struct sl_err *err)
+{
+    if (s->n_files > 1)
+        qsort(s->files, s->n_files, sizeof *s->files, cmp_files);
+    char **uris = sl_calloc(s->n_files + 1, sizeof *uris);
+    int rc = uris ? SL_OK : sl_err_set(err, SL_ENOMEM, "out of memory");
+    size_t rl = strlen(s->root_key);
+    for (size_t i = 0; rc == SL_OK && i < s->n_files; i++)
+        if (!(uris[i] = sl_asprintf("%s%s", s->root_uri, s->files[i].key + rl)))
+            rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    if (rc == SL_OK) {
+        const struct sl_rschema *schema = s->data;
+        if (!schema) /* no row arrived: nothing to load */
+            rc = SL_OK;
+        else
+            rc = xsinkdb_redshift_publish(r, node, s->db, s->root_uri,
+                                          (const char *const *)uris, s->n_files, schema, err);
+    }
+    for (size_t i = 0; uris && i < s->n_files; i++)
+        sl_free(uris[i]);
+    sl_free(uris);
+    return rc;
+}
+
 int xsink_publish(struct xrun *r, int node, struct sl_err *err)
 {
     const struct sl_plan_node *pn = &r->plan->nodes[node];
     struct xsink *s = r->nodes[node].sink;
+    if (s->db && !s->redshift)
+        return xsinkdb_publish(r, node, s->db, err);
+    if (s->redshift)
+        return redshift_publish(r, node, s, err);
     const char *run_id = r->o->plan.run_id ? r->o->plan.run_id : "run";
     size_t rl = strlen(s->root_key);
     int rc = SL_OK;
@@ -481,6 +545,8 @@ void xsink_discard(struct xrun *r, int node)
 {
     struct xsink *s = r->nodes[node].sink;
     struct sl_err e = {0};
+    if (s && s->db)
+        xsinkdb_discard(r, node, s->db);
     if (!s || s->n_files == 0 || !s->root_uri)
         return;
     struct sl_store *st = sl_store_open(s->root_uri, NULL, &e);
@@ -529,6 +595,7 @@ void xsink_free(struct xrun *r, int node)
     sl_free(s->dcols);
     sl_free(s->root_uri);
     sl_free(s->root_key);
+    xsinkdb_free(s->db);
     pthread_mutex_destroy(&s->mu);
     sl_free(s);
     r->nodes[node].sink = NULL;

@@ -144,10 +144,12 @@ char *sl_redact(const char *s, char *out, size_t out_len)
     size_t o = 0;
     if (out_len == 0)
         return out;
+/* Evaluates c exactly once (callers pass *p++), whether or not it still fits. */
 #define PUT(c)                                                                                     \
     do {                                                                                           \
+        char put_c_ = (c);                                                                         \
         if (o + 1 < out_len)                                                                       \
-            out[o++] = (c);                                                                        \
+            out[o++] = put_c_;                                                                     \
     } while (0)
     while (*s) {
         /* userinfo password in a URI: scheme://user:PASSWORD@host */

@@ -1080,9 +1080,79 @@ static int lds_limit(lua_State *L) /* ds:limit(n) -> ds */
 
 /* Adds a WRITE of node input from spec (a table, or a URI string) at stack
  * index spec; errors name argument arg. Returns the node index. */
+/* Adds option key = value to the WRITE node n (kept sorted by key). */
+static void add_option(lua_State *L, struct sl_plan_builder *b, struct sl_plan_node *n,
+                       const char *key, const char *value)
+{
+    struct sl_plan_kv *v = sl_realloc(n->options, (n->n_options + 1) * sizeof *v);
+    if (!v)
+        raise_nomem(L, b);
+    n->options = v;
+    struct sl_plan_kv *kv = &v[n->n_options];
+    kv->key = sl_strdup(key);
+    kv->value = sl_strdup(value);
+    if (!kv->key || !kv->value) {
+        sl_free(kv->key);
+        sl_free(kv->value);
+        raise_nomem(L, b);
+    }
+    n->n_options++;
+    qsort(n->options, n->n_options, sizeof *n->options, cmp_kv);
+}
+
+/* Database write options (mode, keys, create, add_columns, stage, iam_role)
+ * into the node's options; keys joined by newlines. */
+static void db_options(lua_State *L, struct sl_plan_builder *b, struct sl_plan_node *n, int arg,
+                       int spec)
+{
+    static const char *const names[] = {"mode",     "create",  "add_columns", "stage",
+                                        "iam_role", "execute", NULL};
+    for (const char *const *k = names; *k; k++) {
+        int t = lua_getfield(L, spec, *k);
+        if (t == LUA_TSTRING || t == LUA_TBOOLEAN) {
+            if (t == LUA_TBOOLEAN)
+                add_option(L, b, n, *k, lua_toboolean(L, -1) ? "true" : "false");
+            else
+                add_option(L, b, n, *k, lua_tostring(L, -1));
+        } else if (t != LUA_TNIL) {
+            luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a string or a boolean", *k));
+        }
+        lua_pop(L, 1);
+    }
+    int t = lua_getfield(L, spec, "keys");
+    if (t == LUA_TSTRING) {
+        add_option(L, b, n, "keys", lua_tostring(L, -1));
+    } else if (t == LUA_TTABLE) {
+        size_t len = list_len(L, arg, -1, "keys");
+        luaL_Buffer lb;
+        luaL_buffinit(L, &lb);
+        for (size_t i = 0; i < len; i++) {
+            lua_rawgeti(L, -2, (lua_Integer)i + 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_argerror(L, arg, "keys must be a list of column names");
+            size_t kl;
+            const char *kv = lua_tolstring(L, -1, &kl);
+            if (kl == 0 || memchr(kv, '\n', kl))
+                luaL_argerror(L, arg, "keys: a column name is empty or holds a line break");
+            lua_pop(L, 1);
+            if (i)
+                luaL_addchar(&lb, '\n');
+            luaL_addlstring(&lb, kv, kl);
+        }
+        luaL_pushresult(&lb);
+        add_option(L, b, n, "keys", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    } else if (t != LUA_TNIL) {
+        luaL_argerror(L, arg, "keys must be a list of column names");
+    }
+    lua_pop(L, 1);
+}
+
 static int write_node(lua_State *L, struct sl_plan_builder *b, int input, int arg, int spec)
 {
-    static const char *const keys[] = {"to", "format", "compression", "partition_keys", NULL};
+    static const char *const keys[] = {"to", "format", "compression", "partition_keys", "mode",
+                                       "keys", "create", "add_columns", "stage", "iam_role",
+                                       "execute", NULL};
     spec = lua_absindex(L, spec);
     struct sl_plan_node *n = node_begin(L, b, SL_PLAN_WRITE, input);
 
@@ -1109,15 +1179,12 @@ static int write_node(lua_State *L, struct sl_plan_builder *b, int input, int ar
             luaL_argerror(L, arg, "partition_keys must be a list of column names");
         }
         lua_pop(L, 1);
+        db_options(L, b, n, arg, spec);
     } else {
         luaL_argerror(L, arg,
                       lua_pushfstring(L, "write{to = ..., format = ...} expected, got %s",
                                       luaL_typename(L, spec)));
     }
-    if (strncmp(n->uri, "postgres:", 9) == 0 || strncmp(n->uri, "redshift:", 9) == 0)
-        luaL_argerror(L, arg,
-                      "database targets are not supported yet: write to a path or an "
-                      "s3:// URI");
     if (!n->format && !(n->format = sl_strdup("csv")))
         raise_nomem(L, b);
     if (!n->compression && !(n->compression = sl_strdup("none")))

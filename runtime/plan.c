@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "pgload.h"
 #include "buf.h"
 
 static const char *const kind_names[SL_PLAN_KIND_COUNT] = {
@@ -65,6 +66,65 @@ static const struct {
     {"trailing_delimiter", OPT_BOOL, NULL},
     {"trim", OPT_BOOL, NULL},
 };
+
+static bool in_choices(const char *v, const char *choices);
+static bool empty(const char *s);
+
+static const char *opt_value(const struct sl_plan_node *n, const char *key)
+{
+    for (size_t i = 0; i < n->n_options; i++)
+        if (strcmp(n->options[i].key, key) == 0)
+            return n->options[i].value;
+    return NULL;
+}
+
+/* write{} to a database: mode, keys, create, add_columns, stage, iam_role. */
+static int check_db_write(const struct sl_plan_node *n, struct sl_err *err)
+{
+    struct sl_pgload_target t;
+    const char *mode = "append", *keys = NULL;
+    int rc = sl_pgload_target_parse(n->uri, &t, err);
+    if (rc != SL_OK)
+        return rc;
+    bool redshift = t.dialect == SL_PGLOAD_REDSHIFT;
+    sl_pgload_target_cleanup(&t);
+    if (n->n_columns > 0)
+        return sl_err_set(err, SL_ECONFIG, "partition_keys are for file targets");
+    if (n->format && strcmp(n->format, "csv") != 0)
+        return sl_err_set(err, SL_ECONFIG, "format is for file targets");
+    if (n->compression && strcmp(n->compression, "none") != 0)
+        return sl_err_set(err, SL_ECONFIG, "compression is for file targets");
+    for (size_t i = 0; i < n->n_options; i++) {
+        const char *k = n->options[i].key, *v = n->options[i].value;
+        if (strcmp(k, "mode") == 0) {
+            mode = v;
+            if (!in_choices(v, "append|overwrite|merge"))
+                return sl_err_set(err, SL_ECONFIG,
+                                  "mode must be \"append\", \"overwrite\" or \"merge\", got \"%s\"",
+                                  v);
+        } else if (strcmp(k, "keys") == 0) {
+            keys = v;
+        } else if (strcmp(k, "create") == 0 || strcmp(k, "add_columns") == 0 ||
+                   strcmp(k, "execute") == 0) {
+            if (!in_choices(v, "true|false"))
+                return sl_err_set(err, SL_ECONFIG, "%s must be true or false", k);
+            if (strcmp(k, "execute") == 0 && !redshift)
+                return sl_err_set(err, SL_ECONFIG, "execute is for redshift:// targets");
+        } else if (strcmp(k, "stage") == 0 || strcmp(k, "iam_role") == 0) {
+            if (!redshift)
+                return sl_err_set(err, SL_ECONFIG, "%s is for redshift:// targets", k);
+        } else {
+            return sl_err_set(err, SL_ECONFIG, "unknown write option \"%s\"", k);
+        }
+    }
+    if (strcmp(mode, "merge") == 0 && empty(keys))
+        return sl_err_set(err, SL_ECONFIG, "mode = \"merge\" needs keys = {...}");
+    if (redshift && !opt_value(n, "stage"))
+        return sl_err_set(err, SL_ECONFIG,
+                          "a redshift:// target needs stage = \"s3://bucket/prefix/\" "
+                          "(where the gzip'd CSV files and the manifest go)");
+    return SL_OK;
+}
 
 static bool in_choices(const char *v, const char *choices)
 {
@@ -431,6 +491,12 @@ static int check_node(const struct sl_plan *p, size_t idx, const struct sl_plan_
     case SL_PLAN_WRITE:
         if (empty(n->uri))
             return sl_err_set(err, SL_ECONFIG, "\"to\" is required (a path or an s3:// URI)");
+        if (sl_pgload_is_target(n->uri))
+            return check_db_write(n, err);
+        if (n->n_options > 0)
+            return sl_err_set(err, SL_ECONFIG,
+                              "\"%s\" is for database targets (postgres:..., redshift://...)",
+                              n->options[0].key);
         if (empty(n->format) || !in_choices(n->format, "csv|json"))
             return sl_err_set(err, SL_ECONFIG, "format must be \"csv\" or \"json\", got \"%s\"",
                               n->format ? n->format : "");

@@ -4,7 +4,8 @@
 # crawled into the catalog (twice: the second run only lists), the tables,
 # columns and partitions the crawler found, then two example jobs run on the
 # worker pool (jobs/daily_sales.lua over the catalog, jobs/customers_by_city.lua
-# as a map-reduce) and their published output is shown.
+# as a map-reduce) and their published output is shown, and the daily sales
+# are loaded into PostgreSQL with `sluice load` and queried there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE=${SLUICE_BIN:-./sluice}
@@ -61,5 +62,18 @@ step "run jobs/customers_by_city.lua: an EMR-style map / combine / reduce"
 "$SLUICE" run jobs/customers_by_city.lua --workers 2 --arg input="$BUCKET/lake/customers/" \
     --arg out="$BUCKET/curated/customers_by_city/" | head -2
 cat "$BUCKET"/curated/customers_by_city/part-*.json
+
+step "load the daily sales into PostgreSQL (staging over parallel COPY streams, one publishing transaction)"
+"$SLUICE" load "$BUCKET/curated/daily_sales/" --into postgres:public.daily_sales --mode overwrite \
+    --workers 2 | head -2
+
+step "and query them there"
+if [ -n "${SLUICE_CATALOG:-}" ]; then
+    CONN=$SLUICE_CATALOG
+else
+    CONN=$("$SLUICE" embedded status | sed -n 's/^conninfo *//p')
+fi
+psql "$CONN" -X -c "SELECT city, count(*) AS days, sum(orders) AS orders, round(sum(revenue)::numeric, 2) AS revenue
+                    FROM public.daily_sales GROUP BY city ORDER BY revenue DESC"
 
 printf '\nDone. Stop the embedded PostgreSQL with: %s embedded stop\n' "$SLUICE"

@@ -120,6 +120,10 @@ TEST(alloc_failure_injection)
 TEST(redact_secrets)
 {
     char out[512];
+    /* an output buffer that fills up inside the spaces after a key: ends, truncated */
+    char small[12];
+    sl_redact("token:                    abc", small, sizeof small);
+    CHECK(strlen(small) == sizeof small - 1 && strncmp(small, "token:", 6) == 0);
     sl_redact("connect host=db user=etl password=hunter2 dbname=x", out, sizeof out);
     CHECK(strstr(out, "hunter2") == NULL);
     CHECK(strstr(out, "user=etl") != NULL);
