@@ -21,6 +21,7 @@ int cmd_cp(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_load(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Set by the global --json flag (before the subcommand); subcommands also take
  * their own --json. */

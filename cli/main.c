@@ -32,6 +32,7 @@ static const struct command commands[] = {
     { "run", cmd_run, "run a job script (SCRIPT.lua) and publish its outputs" },
     { "load", cmd_load, "load CSV/JSON files into a PostgreSQL table, all or nothing" },
     { "catalog", cmd_catalog, "show databases, tables and partitions of the catalog" },
+    { "serve", cmd_serve, "serve the AWS Glue API (JSON 1.1, SigV4) over the catalog" },
     { "ls", cmd_ls, "list objects under a local path or s3:// prefix" },
     { "cp", cmd_cp, "copy objects between local paths and S3" },
     { "embedded", cmd_embedded, "start, stop or show the embedded PostgreSQL catalog" },
