@@ -442,7 +442,7 @@ static json_t *result_json(const char *run_id, const char *job, const char *stat
                       (json_int_t)n->spill_bytes, "objects", (json_int_t)n->objects,
                       "skipped_objects", (json_int_t)n->skipped_objects, "seconds", n->seconds));
     }
-    return json_pack("{s:o,s:o,s:s,s:o,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:o}", "run_id",
+    return json_pack("{s:o,s:o,s:s,s:o,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:b,s:o}", "run_id",
                      jstr(run_id), "job", jstr(job), "state", state, "error",
                      rc == SL_OK ? json_null() : jstr(sl_redact(err->msg, clean, sizeof clean)),
                      "seconds", r->seconds, "rows_read", (json_int_t)r->rows_read, "bytes_read",
@@ -451,7 +451,8 @@ static json_t *result_json(const char *run_id, const char *job, const char *stat
                      (json_int_t)r->spill_bytes, "peak_shuffle_mem",
                      (json_int_t)r->peak_shuffle_mem, "files", files, "error_output",
                      error_out && r->rows_rejected ? jstr(error_out) : json_null(),
-                     "bookmark_advanced", (int)r->bookmark_advanced, "nodes", nodes);
+                     "bookmark_advanced", (int)r->bookmark_advanced, "bookmark_exactly_once",
+                     (int)r->bookmark_exactly_once, "nodes", nodes);
 }
 
 /* ---- Arguments ---- */

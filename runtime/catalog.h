@@ -538,6 +538,19 @@ int sl_catalog_bookmark_get(struct sl_catalog *c, const char *job,
 int sl_catalog_bookmark_commit(struct sl_catalog *c, const char *job, const char *run_id,
                                int expected_version, const char *state_json, int *new_version,
                                struct sl_err *err);
+/* The same commit (same checks, SQL, version rule and errors) on pg, a
+ * connection the caller owns, inside the caller's open transaction: no BEGIN
+ * or COMMIT of its own, only a savepoint, so the bookmark becomes visible when
+ * (and only if) the caller commits, and a failure undoes only its own work
+ * (the caller's transaction stays usable). The bookmark row stays locked
+ * until the caller's transaction ends, so keep what follows short. pg's
+ * database must hold the catalog schema "sluice" (it does when it is the
+ * catalog's database): SL_ECONFIG otherwise. SL_EINTERNAL when pg is not
+ * inside a transaction (or the transaction already failed). SL_ECHANGED on a
+ * version conflict, as above. Not thread-safe against other users of pg. */
+int sl_catalog_bookmark_commit_conn(PGconn *pg, const char *job, const char *run_id,
+                                    int expected_version, const char *state_json, int *new_version,
+                                    struct sl_err *err);
 /* run_id NULL: the state becomes "{}" (version + 1, history row); SL_OK and
  * nothing written when job has no bookmark (a reset of nothing is fine).
  * run_id given: rewinds the state to the one that run committed (its newest

@@ -14,7 +14,13 @@
  * and then insert nothing. Either way the loser gets SL_ECHANGED and has
  * written nothing. Resets take the same row lock, so they serialise with
  * commits, and a run that read the bookmark before a reset cannot overwrite it.
+ *
+ * The same commit also runs on a connection the caller owns, inside the
+ * caller's open transaction (sl_catalog_bookmark_commit_conn): the executor
+ * uses it to advance a bookmark in the transaction that publishes a load into
+ * the catalog's own database, so the two commit together or not at all.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -129,10 +135,10 @@ fail:
 
 /* The compare-and-set found another version: says which (inside the
  * transaction, so the answer is what the failed statement saw or newer). */
-static int changed(struct sl_catalog *c, const char *job, int expected, struct sl_err *err)
+static int changed(PGconn *pg, const char *job, int expected, struct sl_err *err)
 {
     const char *args[] = { job };
-    PGresult *r = sl_catalog_query(c->pg, SL_CATALOG_SQL_BOOKMARK_VERSION, 1, args, err);
+    PGresult *r = sl_catalog_query(pg, SL_CATALOG_SQL_BOOKMARK_VERSION, 1, args, err);
 
     if (!r)
         return err->code;
@@ -148,9 +154,30 @@ static int changed(struct sl_catalog *c, const char *job, int expected, struct s
     return SL_ECHANGED;
 }
 
-int sl_catalog_bookmark_commit(struct sl_catalog *c, const char *job, const char *run_id,
-                               int expected_version, const char *state_json, int *new_version,
-                               struct sl_err *err)
+/* Is the bookmark table in pg's database? SL_ECONFIG when it is not. */
+static int check_bookmark_table(PGconn *pg, struct sl_err *err)
+{
+    PGresult *r = sl_catalog_query(pg, SL_CATALOG_SQL_BOOKMARK_TABLE_EXISTS, 0, NULL, err);
+
+    if (!r)
+        return err->code;
+    int found = sl_catalog_get_bool(r, 0, 0);
+    PQclear(r);
+    if (!found)
+        return sl_err_set(err, SL_ECONFIG,
+                          "this database has no catalog schema \"sluice\" (bookmarks live in "
+                          "the catalog's database)");
+    return SL_OK;
+}
+
+/* The compare-and-set of both commit functions, on c's connection: in a
+ * transaction of its own when none is open, else in a savepoint of the open
+ * one (sl_catalog_tx_begin), so a failure undoes only its own work. When
+ * conn_only, c is a borrowed view of the caller's connection, which must be
+ * inside a transaction and hold the catalog's tables. */
+static int commit_on(struct sl_catalog *c, bool conn_only, const char *job, const char *run_id,
+                     int expected_version, const char *state_json, int *new_version,
+                     struct sl_err *err)
 {
     char expected[24];
     PGresult *r = NULL;
@@ -169,6 +196,14 @@ int sl_catalog_bookmark_commit(struct sl_catalog *c, const char *job, const char
         sl_err_set(err, SL_ECONFIG, "no state given");
         goto fail;
     }
+    if (conn_only) {
+        if (PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
+            sl_err_set(err, SL_EINTERNAL, "the connection is not inside a usable transaction");
+            goto fail;
+        }
+        if (check_bookmark_table(c->pg, err) != SL_OK)
+            goto fail;
+    }
     if (sl_catalog_tx_begin(c, &own, err) != SL_OK)
         goto fail;
     in_tx = 1;
@@ -185,7 +220,7 @@ int sl_catalog_bookmark_commit(struct sl_catalog *c, const char *job, const char
         goto fail;
     }
     if (PQntuples(r) == 0) {
-        changed(c, job, expected_version, err);
+        changed(c->pg, job, expected_version, err);
         goto fail;
     }
     version = (int)sl_catalog_get_i64(r, 0, 0);
@@ -205,6 +240,29 @@ fail:
     if (in_tx)
         sl_catalog_tx_rollback(c, own);
     return sl_err_prefix(err, "commit bookmark of job \"%s\"", job ? job : "");
+}
+
+int sl_catalog_bookmark_commit(struct sl_catalog *c, const char *job, const char *run_id,
+                               int expected_version, const char *state_json, int *new_version,
+                               struct sl_err *err)
+{
+    return commit_on(c, false, job, run_id, expected_version, state_json, new_version, err);
+}
+
+int sl_catalog_bookmark_commit_conn(PGconn *pg, const char *job, const char *run_id,
+                                    int expected_version, const char *state_json, int *new_version,
+                                    struct sl_err *err)
+{
+    /* a view of the caller's connection for the shared helpers: borrowed, never freed */
+    struct sl_catalog view = { .pg = pg, .user_tx = 0 };
+
+    if (!pg) {
+        if (new_version)
+            *new_version = 0;
+        sl_err_set(err, SL_EINTERNAL, "no connection");
+        return sl_err_prefix(err, "commit bookmark of job \"%s\"", job ? job : "");
+    }
+    return commit_on(&view, true, job, run_id, expected_version, state_json, new_version, err);
 }
 
 /* ---- Reset and delete ---- */

@@ -460,6 +460,11 @@
     " \"run\" = \"run\" + 1, \"previous_run_id\" = \"run_id\", \"run_id\" = $2,"                   \
     " \"state\" = $3::jsonb, \"updated_at\" = now()"                                               \
     " WHERE \"job_name\" = $1 AND \"version\" = $4::int4 RETURNING \"version\""
+/* -> true when this database holds the bookmark table (the catalog's schema,
+ * migration 2): checked before a commit on a connection the catalog did not
+ * open */
+#define SL_CATALOG_SQL_BOOKMARK_TABLE_EXISTS                                                       \
+    "SELECT pg_catalog.to_regclass('\"sluice\".\"job_bookmark\"') IS NOT NULL"
 /* $1 job -> version (no row: no bookmark) */
 #define SL_CATALOG_SQL_BOOKMARK_VERSION                                                            \
     "SELECT \"version\" FROM \"sluice\".\"job_bookmark\" WHERE \"job_name\" = $1"

@@ -3,8 +3,10 @@
  * plans the script, cuts the plan into stages, starts one thread per worker
  * (each builds its own lua_State and checks it built the same plan), hands
  * out tasks stage by stage, collects bad rows and statistics, and publishes
- * or discards the outputs at the end. Sources are exec_source.c, narrow
- * operators exec_ops.c, shuffle-backed nodes exec_wide.c, writes exec_sink.c.
+ * or discards the outputs at the end, then commits the job bookmark (or has
+ * the publish of the run's only write commit it: bookmark_write). Sources are
+ * exec_source.c, narrow operators exec_ops.c, shuffle-backed nodes
+ * exec_wide.c, writes exec_sink.c and exec_sink_db.c.
  *
  * Threads: the coordinator (the caller of sl_exec_run) owns the catalog
  * connection and every step between stages; workers touch shared state only
@@ -23,6 +25,7 @@
 
 #include "alloc.h"
 #include "lua_sandbox.h"
+#include "pgload.h"
 
 #include <lauxlib.h>
 
@@ -471,6 +474,36 @@ static int add_pipes(struct xrun *r, struct xstage *st, int from, int *ops, size
     return SL_OK;
 }
 
+/* The write whose publish transaction also commits the job bookmark: the
+ * plan's only write, when it loads a PostgreSQL table in the catalog's own
+ * database (where the bookmark lives), so rows and bookmark commit together
+ * (exactly once). -1 for anything else (files, Redshift, another database,
+ * several writes): the bookmark then commits after the outputs are
+ * published, in a transaction of its own (at least once). */
+static int bookmark_write(const struct xrun *r)
+{
+    const struct sl_plan *pl = r->plan;
+    struct sl_pgload_target t;
+    struct sl_err e = {0};
+    int found = -1;
+
+    for (size_t i = 0; i < pl->n_nodes; i++) {
+        if (pl->nodes[i].kind != SL_PLAN_WRITE)
+            continue;
+        if (found >= 0)
+            return -1;
+        found = (int)i;
+    }
+    if (found < 0 || !sl_pgload_is_target(pl->nodes[found].uri))
+        return -1;
+    /* a bad target fails the run in xsink_begin, with its own message */
+    if (sl_pgload_target_parse(pl->nodes[found].uri, &t, &e) != SL_OK)
+        return -1;
+    bool in_catalog = sl_pgload_target_is_catalog(&t);
+    sl_pgload_target_cleanup(&t);
+    return in_catalog ? found : -1;
+}
+
 static int build_stages(struct xrun *r, struct sl_err *err)
 {
     const struct sl_plan *pl = r->plan;
@@ -843,6 +876,7 @@ int sl_exec_run(const struct sl_exec_opts *o, struct sl_exec_result *res, struct
     memset(res, 0, sizeof *res);
     memset(r, 0, sizeof *r);
     r->o = o;
+    r->bookmark_write = -1;
     pthread_mutex_init(&r->schemas.mu, NULL);
     pthread_mutex_init(&r->err_mu, NULL);
     pthread_mutex_init(&r->bad_mu, NULL);
@@ -892,6 +926,8 @@ int sl_exec_run(const struct sl_exec_opts *o, struct sl_exec_result *res, struct
         rc = xsource_bookmark_load(r, err);
     if (rc != SL_OK)
         goto out;
+    if (o->bookmark)
+        r->bookmark_write = bookmark_write(r);
 
     ws = sl_calloc((size_t)r->workers, sizeof *ws);
     if (!ws) {
@@ -943,10 +979,15 @@ int sl_exec_run(const struct sl_exec_opts *o, struct sl_exec_result *res, struct
             if (plan->nodes[i].kind == SL_PLAN_WRITE && r->nodes[i].sink)
                 rc = xsink_publish(r, (int)i, err);
     published = rc == SL_OK; /* from here on the outputs stay, whatever follows */
-    if (rc == SL_OK && o->bookmark)
+    /* the bookmark commits here unless the publish of bookmark_write already
+     * did, in its own transaction (it did not when no row reached that write:
+     * with nothing published there is nothing to load twice) */
+    if (rc == SL_OK && o->bookmark && !r->bookmark_in_publish)
         rc = xsource_bookmark_commit(r, err);
-    if (rc == SL_OK && o->bookmark)
+    if (rc == SL_OK && o->bookmark) {
         res->bookmark_advanced = true;
+        res->bookmark_exactly_once = r->bookmark_in_publish;
+    }
 
 out:
     if (ws) {

@@ -25,6 +25,16 @@
  * that no manifest under the source root lists: a killed run's files stay
  * invisible even where no run ever published.
  *
+ * Bookmarks. With opts->bookmark the job's bookmark (catalog.h) is read at
+ * the start and advanced when the run succeeds: after every output is
+ * published, in a catalog transaction of its own (at least once: a failure
+ * between the two leaves the outputs published and the bookmark behind, so
+ * the next run reads those objects again). When the plan's only write loads
+ * a PostgreSQL table in the catalog's own database (postgres:SCHEMA.TABLE, or
+ * a URI equal to SLUICE_CATALOG), the bookmark commits inside that write's
+ * publish transaction instead: rows and bookmark together or neither
+ * (exactly once; res->bookmark_exactly_once).
+ *
  * Bad rows (a value that does not convert, a malformed record, a Lua error in
  * a row function) go to the run's error output (JSON Lines: node, object,
  * line, column, reason, raw text) and are counted per node; past max_errors
@@ -127,7 +137,12 @@ struct sl_exec_result {
     uint64_t rows_read, bytes_read, rows_written, rows_rejected;
     uint64_t spill_bytes, peak_shuffle_mem;
     double seconds;
-    bool bookmark_advanced;
+    bool bookmark_advanced;     /* the job's bookmark was committed */
+    bool bookmark_exactly_once; /* ... inside the publish transaction of the run's only
+                                   write (a PostgreSQL table in the catalog's database):
+                                   rows and bookmark committed together. false: it
+                                   committed after publishing (at least once), or no
+                                   row reached that write (nothing was published) */
 };
 
 void sl_exec_result_cleanup(struct sl_exec_result *r);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <lua.h>
 
 #include "agg.h"
@@ -93,9 +94,17 @@ struct xsource {
 int xsource_prepare(struct xrun *r, int node, struct sl_err *err);
 /* Runs split s of a source as a task: reads batches and pushes them. */
 int xsource_run_split(struct xworker *w, struct xsource *src, size_t s, struct sl_err *err);
-/* The bookmark state JSON after this run (sources read with bookmark on). */
-int xsource_bookmark_commit(struct xrun *r, struct sl_err *err);
+/* Reads the job's bookmark (and resets it first when asked). Coordinator. */
 int xsource_bookmark_load(struct xrun *r, struct sl_err *err);
+/* Commits the bookmark state after this run (what was read before plus every
+ * object the run's sources listed) on the catalog connection, in its own
+ * transaction: after the outputs are published (at least once). */
+int xsource_bookmark_commit(struct xrun *r, struct sl_err *err);
+/* The same state, committed on pg inside the caller's open transaction (the
+ * publish transaction of r->bookmark_write, through the load's in_publish
+ * hook: exactly once); sets r->bookmark_in_publish on success, which
+ * xsinkdb_publish clears again when that transaction then fails. Coordinator. */
+int xsource_bookmark_commit_in(struct xrun *r, PGconn *pg, struct sl_err *err);
 void xsource_cleanup(struct xsource *s);
 
 /* ---- Pipes, stages, tasks ---- */
@@ -173,6 +182,10 @@ struct xrun {
     struct sl_catalog *catalog;   /* opened when needed; coordinator only */
     json_t *bookmark_old;         /* owned: state read at the start ({} when none) */
     int bookmark_version;
+    int bookmark_write;       /* the write whose publish transaction commits the
+                                 bookmark (the only write, into the catalog's
+                                 database); -1: commit after publishing */
+    bool bookmark_in_publish; /* that publish committed it */
 
     /* stage control */
     pthread_mutex_t mu;

@@ -5,7 +5,9 @@
  * every task streams its rows with COPY into the staging table on its own
  * connection and commits them at the task's end; when the whole run has
  * succeeded, xsink_publish makes them visible in one transaction; a failed
- * run drops the staging table and leaves the target as it was.
+ * run drops the staging table and leaves the target as it was. When the
+ * write is the run's bookmark_write (exec.c), that transaction also commits
+ * the job bookmark (pgload's in_publish hook), so both happen or neither.
  *
  * redshift:// targets are written as gzip'd CSV files under
  * <stage>/<run_id>/ by the file sink (exec_sink.c), then a Redshift manifest
@@ -51,6 +53,13 @@ static const char *opt(const struct sl_plan_node *pn, const char *key)
     return NULL;
 }
 
+/* pgload's in_publish hook of the run's bookmark_write: the job bookmark
+ * commits in the publish transaction, on the load's connection. */
+static int commit_bookmark(void *ud, PGconn *pg, struct sl_err *err)
+{
+    return xsource_bookmark_commit_in(ud, pg, err);
+}
+
 int xsinkdb_begin(struct xrun *r, int node, struct xsinkdb **out, struct sl_err *err)
 {
     const struct sl_plan_node *pn = &r->plan->nodes[node];
@@ -73,6 +82,10 @@ int xsinkdb_begin(struct xrun *r, int node, struct xsinkdb **out, struct sl_err 
     d->po.job = r->o->plan.job;
     d->po.stage_uri = opt(pn, "stage");
     d->po.iam_role = opt(pn, "iam_role");
+    if (node == r->bookmark_write) {
+        d->po.in_publish = commit_bookmark;
+        d->po.in_publish_ud = r;
+    }
     if ((v = opt(pn, "keys"))) {
         for (const char *p = v; p;) {
             const char *nl = strchr(p, '\n');
@@ -194,10 +207,14 @@ int xsinkdb_publish(struct xrun *r, int node, struct xsinkdb *d, struct sl_err *
         return SL_OK;
     uint64_t n = 0;
     int rc = sl_pgload_publish(d->load, &n, err);
-    if (rc != SL_OK)
+    if (rc != SL_OK) {
+        /* the hook may have run, but its work rolled back with the publish */
+        if (node == r->bookmark_write)
+            r->bookmark_in_publish = false;
         return sl_err_prefix(err, "write (line %d) to %s.%s", r->plan->nodes[node].line,
                              d->target.schema, d->target.table),
                rc;
+    }
     d->rows_published = n;
     atomic_store(&r->nodes[node].objects, 1);
     return SL_OK;

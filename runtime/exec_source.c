@@ -6,7 +6,9 @@
  * bookmark has seen), typing (declared schema, catalog columns, or the
  * injected inference for schemaless from_path), splits (one per object, byte
  * ranges for large uncompressed line formats), reading a split into batches,
- * and the job bookmark (catalog.h) read at the start and committed at the end.
+ * and the job bookmark (catalog.h) read at the start and committed at the end
+ * (inside the publish transaction of a run's only write when that loads into
+ * the catalog's database, else after publishing).
  *
  * Hive-style folders (key=value/) below a from_path root become string
  * columns after the file's columns; catalog partition keys carry their
@@ -979,11 +981,14 @@ int xsource_bookmark_load(struct xrun *r, struct sl_err *err)
     return SL_OK;
 }
 
-int xsource_bookmark_commit(struct xrun *r, struct sl_err *err)
+/* The bookmark state after this run as compact JSON text (owned: free()):
+ * the state read at the start plus every object the sources listed. NULL on
+ * OOM. */
+static char *bookmark_state_text(struct xrun *r)
 {
-    json_t *state = json_deep_copy(r->bookmark_old ? r->bookmark_old : json_object());
+    json_t *state = r->bookmark_old ? json_deep_copy(r->bookmark_old) : json_object();
     if (!state)
-        return sl_err_set(err, SL_ENOMEM, "out of memory");
+        return NULL;
     json_t *sources = json_object_get(state, "sources");
     if (!json_is_object(sources)) {
         sources = json_object();
@@ -1007,6 +1012,12 @@ int xsource_bookmark_commit(struct xrun *r, struct sl_err *err)
     }
     char *text = json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(state);
+    return text;
+}
+
+int xsource_bookmark_commit(struct xrun *r, struct sl_err *err)
+{
+    char *text = bookmark_state_text(r);
     if (!text)
         return sl_err_set(err, SL_ENOMEM, "out of memory");
     int rc = open_catalog(r, err);
@@ -1020,5 +1031,24 @@ int xsource_bookmark_commit(struct xrun *r, struct sl_err *err)
                    "bookmark of job \"%s\" changed during the run (another run committed); "
                    "this run's output is published but its bookmark did not advance",
                    r->o->plan.job);
+    return rc;
+}
+
+int xsource_bookmark_commit_in(struct xrun *r, PGconn *pg, struct sl_err *err)
+{
+    char *text = bookmark_state_text(r);
+    if (!text)
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    int rc = sl_catalog_bookmark_commit_conn(pg, r->o->plan.job,
+                                             r->o->plan.run_id ? r->o->plan.run_id : "run",
+                                             r->bookmark_version, text, NULL, err);
+    free(text);
+    if (rc == SL_ECHANGED)
+        sl_err_set(err, SL_ECHANGED,
+                   "bookmark of job \"%s\" changed during the run (another run committed); "
+                   "nothing was published and the bookmark did not advance",
+                   r->o->plan.job);
+    if (rc == SL_OK)
+        r->bookmark_in_publish = true;
     return rc;
 }

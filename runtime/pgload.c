@@ -564,6 +564,8 @@ int sl_pgload_begin(const struct sl_pgload_target *t, const struct sl_pgload_opt
     if (!l)
         goto oom;
     l->mode = o->mode;
+    l->in_publish = o->in_publish;
+    l->in_publish_ud = o->in_publish_ud;
     l->n_cols = schema->n_cols;
     l->cols = sl_calloc(schema->n_cols, sizeof *l->cols);
     l->keys = sl_calloc(o->n_keys ? o->n_keys : 1, sizeof *l->keys);
@@ -957,6 +959,24 @@ static int publish_new(struct sl_pgload *l, uint64_t *n_rows, bool *renamed, str
     return rc == SL_OK ? publish_merge(l, n_rows, err) : rc;
 }
 
+/* The caller's hook, last inside the publish transaction. Its failure (or a
+ * transaction it ended or broke) fails the publish, which then rolls back. */
+static int run_in_publish(struct sl_pgload *l, struct sl_err *err)
+{
+    int rc = l->in_publish(l->in_publish_ud, l->pg, err);
+
+    if (rc != SL_OK) {
+        if (rc > 0) /* not an enum sl_code */
+            rc = SL_EINTERNAL;
+        if (err->code == SL_OK)
+            sl_err_set(err, rc, "the publish hook failed");
+        return rc;
+    }
+    if (PQtransactionStatus(l->pg) != PQTRANS_INTRANS)
+        return sl_err_set(err, SL_EINTERNAL, "the publish hook ended or broke the transaction");
+    return SL_OK;
+}
+
 int sl_pgload_publish(struct sl_pgload *l, uint64_t *n_rows, struct sl_err *err)
 {
     uint64_t n = 0;
@@ -1017,6 +1037,8 @@ int sl_pgload_publish(struct sl_pgload *l, uint64_t *n_rows, struct sl_err *err)
                  : sl_err_set(err, SL_ENOMEM, "out of memory");
         sl_free(sql);
     }
+    if (rc == SL_OK && l->in_publish)
+        rc = run_in_publish(l, err);
     if (rc == SL_OK)
         rc = pgl_exec(l->pg, "commit", SL_PGLOAD_SQL_COMMIT, 0, NULL, err);
     if (rc != SL_OK) {

@@ -85,6 +85,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "batch.h"
 #include "err.h"
 #include "value.h"
@@ -120,6 +122,13 @@ int sl_pgload_target_parse(const char *uri, struct sl_pgload_target *out, struct
 void sl_pgload_target_cleanup(struct sl_pgload_target *t);
 /* Is uri a database target (postgres:, postgresql:, redshift:)? */
 bool sl_pgload_is_target(const char *uri);
+/* Does t load into the catalog's own database (where the catalog schema
+ * "sluice", with job bookmarks, lives)? True for a PostgreSQL target with
+ * conninfo "" (postgres:SCHEMA.TABLE: SLUICE_CATALOG, or the embedded cluster
+ * the catalog also uses) and for one whose connection URI is exactly the
+ * text of SLUICE_CATALOG (when set and not empty). Any other spelling of the
+ * same database counts as another database. Reads the environment. */
+bool sl_pgload_target_is_catalog(const struct sl_pgload_target *t);
 
 struct sl_pgload_opts {
     enum sl_pgload_mode mode;
@@ -134,6 +143,16 @@ struct sl_pgload_opts {
      * configuration (aws_config.h) written as CREDENTIALS. */
     const char *stage_uri;
     const char *iam_role;
+    /* Optional: called by sl_pgload_publish inside the publish transaction,
+     * after the rows are in the target and the staging table is dropped,
+     * just before COMMIT, on the load's coordinator connection (borrowed for
+     * the call: run statements on it, never end the transaction). SL_OK
+     * lets the publish commit; anything else (with err filled) rolls the
+     * whole publish back, target unchanged, and publish returns that error.
+     * Lets the caller commit its own bookkeeping (the job bookmark) in the
+     * same transaction as the rows. Copied by sl_pgload_begin. */
+    int (*in_publish)(void *ud, PGconn *pg, struct sl_err *err);
+    void *in_publish_ud;
 };
 
 struct sl_pgload;
@@ -197,11 +216,13 @@ int sl_pgload_stream_commit(struct sl_pgload_stream *s, struct sl_err *err);
 void sl_pgload_stream_abort(struct sl_pgload_stream *s);
 
 /* Publishes every committed stream in one transaction (see the header
- * comment) and drops the staging table. *n_rows (may be NULL) gets the rows
- * that went in (merge: inserted, including replacements). After publish the
- * load can only be freed. SL_ECONFIG when streams are still open or one lost
- * rows; when the transaction fails it is rolled back, the target is as
- * before and the staging table stays (publish may be retried, or aborted). */
+ * comment), drops the staging table and runs opts->in_publish, if any, last
+ * before COMMIT. *n_rows (may be NULL) gets the rows that went in (merge:
+ * inserted, including replacements). After publish the load can only be
+ * freed. SL_ECONFIG when streams are still open or one lost rows; when the
+ * transaction fails (the hook's failure included) it is rolled back, the
+ * target is as before and the staging table stays (publish may be retried,
+ * or aborted). */
 int sl_pgload_publish(struct sl_pgload *l, uint64_t *n_rows, struct sl_err *err);
 
 /* Drops the staging table (after a failure); waits at most 5 s for a lock on

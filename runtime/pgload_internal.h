@@ -81,6 +81,8 @@ struct sl_pgload {
     bool swap; /* overwrite by swapping the staging table in */
     uint32_t target_oid;
     char *col_sig; /* owned: the target's columns at begin (swap check) */
+    int (*in_publish)(void *ud, PGconn *pg, struct sl_err *err); /* opts->in_publish */
+    void *in_publish_ud;
 
     /* coordinator only */
     PGconn *pg; /* owned: holds the advisory lock */

@@ -8,6 +8,7 @@
  * Loading is in pgload.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,6 +45,19 @@ bool sl_pgload_is_target(const char *uri)
     enum sl_pgload_dialect d;
     size_t n;
     return scheme_of(uri, &d, &n) != 0;
+}
+
+bool sl_pgload_target_is_catalog(const struct sl_pgload_target *t)
+{
+    const char *env = getenv("SLUICE_CATALOG");
+
+    if (!t || t->dialect != SL_PGLOAD_POSTGRES || !t->conninfo)
+        return false;
+    /* "" resolves exactly as the catalog does (connect_main in pgload.c and
+     * sl_catalog_open): SLUICE_CATALOG when set, else the embedded cluster */
+    if (!*t->conninfo)
+        return true;
+    return env && *env && strcmp(t->conninfo, env) == 0;
 }
 
 /* Reads one name at *pp into *out (owned); *pp moves past it. */

@@ -19,7 +19,12 @@ work=$(mktemp -d /tmp/sluice-load-XXXXXX)
 export SLUICE_HOME=$work/home
 S=ld_$$
 sql() { psql "$SLUICE_CATALOG" -XAtqc "$1"; }
-trap 'rm -rf "$work"; sql "DROP SCHEMA IF EXISTS $S CASCADE" >/dev/null 2>&1' EXIT
+cleanup() {
+    rm -rf "$work"
+    sql "DELETE FROM sluice.job_bookmark WHERE job_name IN ('ld_bm_$$', 'ld_bm2_$$')" >/dev/null 2>&1
+    sql "DROP SCHEMA IF EXISTS $S CASCADE" >/dev/null 2>&1
+}
+trap cleanup EXIT
 sql "CREATE SCHEMA $S"
 jget() { node -e "const d=JSON.parse(require('fs').readFileSync('$1','utf8'));console.log($2)"; }
 run() { # NAME args... (sluice run or load): --json into NAME.json, stderr NAME.err, rc NAME.rc
@@ -153,5 +158,76 @@ EOF
 else
     echo "skip - redshift staging: needs the S3 emulator (AWS_ENDPOINT_URL)"
 fi
+
+# ---- a bookmark in the catalog's database advances in the publish transaction (exactly once)
+BM=ld_bm_$$
+mkdir -p "$work/bm"
+printf 'id,name\n1,a\n2,b\n3,c\n' >"$work/bm/a.csv"
+sql "CREATE TABLE $S.bm (id bigint, name text)"
+cat >"$work/bm.lua" <<EOF
+job { name = "$BM", bookmark = true }
+function main(ctx)
+  sluice.from_path{ uri = "$work/bm/", format = "csv" }
+    :write{ to = "postgres:$S.bm", mode = "append" }
+end
+EOF
+bm_version() { sql "SELECT coalesce(max(version), 0) FROM sluice.job_bookmark WHERE job_name = '$BM'"; }
+bm_rows() { sql "SELECT count(*) || ' ' || coalesce(sum(id), 0) FROM $S.bm"; }
+run bm1 run "$work/bm.lua" --workers 2
+check bookmark_in_publish_first_run test "$(rc bm1) $(bm_rows)" = "0 3 6"
+check bookmark_in_publish_flag test "$(jget "$work/bm1.json" 'd.bookmark_advanced + " " + d.bookmark_exactly_once')" = "true true"
+run bm2 run "$work/bm.lua" --workers 2
+check bookmark_in_publish_second_reads_nothing test "$(rc bm2) $(jget "$work/bm2.json" 'd.rows_read') $(bm_rows)" = "0 0 3 6"
+# no row reached the write: nothing was published, the bookmark committed on its own
+check bookmark_nothing_published_flag test "$(jget "$work/bm2.json" 'd.bookmark_advanced + " " + d.bookmark_exactly_once')" = "true false"
+printf 'id,name\n4,d\n5,e\n' >"$work/bm/b.csv"
+run bm3 run "$work/bm.lua" --workers 2
+check bookmark_in_publish_new_file test "$(rc bm3) $(jget "$work/bm3.json" 'd.rows_read') $(bm_rows)" = "0 2 5 15"
+check bookmark_in_publish_new_file_flag test "$(jget "$work/bm3.json" 'd.bookmark_exactly_once')" = true
+# the publish fails (a trigger refuses the INSERT): table unchanged, bookmark not advanced
+printf 'id,name\n6,f\n7,g\n8,h\n9,i\n' >"$work/bm/c.csv"
+sql "CREATE FUNCTION $S.refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RAISE EXCEPTION 'refused by test'; END\$\$"
+sql "CREATE TRIGGER refuse BEFORE INSERT ON $S.bm FOR EACH ROW EXECUTE FUNCTION $S.refuse()"
+v_before=$(bm_version)
+run bm4 run "$work/bm.lua" --workers 2
+check bookmark_publish_failure_fails test "$(rc bm4)" != 0
+check bookmark_publish_failure_message grep -q 'refused by test' "$work/bm4.err"
+check bookmark_publish_failure_table_unchanged test "$(bm_rows)" = "5 15"
+check bookmark_publish_failure_not_advanced test "$(bm_version)" = "$v_before"
+sql "DROP TRIGGER refuse ON $S.bm"
+# the bookmark commit fails inside the publish: the rows it inserted roll back with it
+sql "CREATE TRIGGER refuse_$$ BEFORE UPDATE ON sluice.job_bookmark FOR EACH ROW WHEN (NEW.job_name = '$BM') EXECUTE FUNCTION $S.refuse()"
+run bm5 run "$work/bm.lua" --workers 2
+sql "DROP TRIGGER refuse_$$ ON sluice.job_bookmark"
+check bookmark_commit_failure_fails test "$(rc bm5)" != 0
+check bookmark_commit_failure_message grep -q 'commit bookmark of job.*refused by test' "$work/bm5.err"
+check bookmark_commit_failure_table_unchanged test "$(bm_rows)" = "5 15"
+check bookmark_commit_failure_not_advanced test "$(bm_version)" = "$v_before"
+# the COMMIT itself fails (a deferred trigger), after the bookmark was written: both roll back
+sql "CREATE CONSTRAINT TRIGGER refuse_late AFTER INSERT ON $S.bm DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION $S.refuse()"
+run bm5c run "$work/bm.lua" --workers 2
+sql "DROP TRIGGER refuse_late ON $S.bm"
+check bookmark_commit_time_failure_fails test "$(rc bm5c)" != 0
+check bookmark_commit_time_failure_message grep -q 'commit: refused by test' "$work/bm5c.err"
+check bookmark_commit_time_failure_table_unchanged test "$(bm_rows)" = "5 15"
+check bookmark_commit_time_failure_not_advanced test "$(bm_version)" = "$v_before"
+check bookmark_failures_leave_no_staging test "$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = '$S' AND tablename LIKE '\_sluice\_stage%'")" = 0
+# the next run loads exactly the rows the failed runs did not
+run bm6 run "$work/bm.lua" --workers 2
+check bookmark_after_failures_loads_them test "$(rc bm6) $(jget "$work/bm6.json" 'd.rows_read') $(bm_rows)" = "0 4 9 45"
+check bookmark_after_failures_flag test "$(jget "$work/bm6.json" 'd.bookmark_exactly_once')" = true
+run bm7 run "$work/bm.lua" --workers 2
+check bookmark_after_failures_then_nothing test "$(rc bm7) $(jget "$work/bm7.json" 'd.rows_read') $(bm_rows)" = "0 0 9 45"
+# two writes (a table and files): the bookmark commits after both publish (at least once)
+cat >"$work/bm2.lua" <<EOF
+job { name = "ld_bm2_$$", bookmark = true }
+function main(ctx)
+  local d = sluice.from_path{ uri = "$work/bm/", format = "csv" }
+  d:write{ to = "postgres:$S.bm2", create = true }
+  d:write{ to = "$work/bm2out/" }
+end
+EOF
+run bm8 run "$work/bm2.lua" --workers 2
+check bookmark_two_writes_at_least_once test "$(rc bm8) $(jget "$work/bm8.json" 'd.bookmark_advanced + " " + d.bookmark_exactly_once') $(sql "SELECT count(*) FROM $S.bm2")" = "0 true false 9"
 
 exit $((n_fail > 0))

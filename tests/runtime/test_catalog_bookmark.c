@@ -449,6 +449,170 @@ TEST(inside_a_user_transaction)
     CHECK(history_rows("utx") == 3);
 }
 
+/* ---- Committing on the caller's connection, in the caller's transaction ---- */
+
+/* Runs sql on pg; 1 when it succeeded. */
+static int pg_ok(PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        printf("#   %s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+    return ok;
+}
+
+/* The use it was made for: a load's publish transaction writes the target
+ * and commits the bookmark; both become visible at COMMIT, or neither. */
+TEST(commit_conn_goes_with_the_callers_transaction)
+{
+    struct sl_catalog *c = catalog();
+    struct sl_catalog_bookmark *b = NULL;
+    struct sl_err err = { 0 };
+    PGconn *pg = NULL;
+    int v = -1, version = 0;
+
+    SKIP_WITHOUT_PG(c);
+    pg = PQconnectdb(db_ci);
+    CHECKF(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    if (PQstatus(pg) != CONNECTION_OK)
+        goto done;
+    CHECK(pg_ok(pg, "CREATE TABLE \"public\".\"conn_target\" (\"x\" int)"));
+    CHECK_OK(sl_catalog_bookmark_commit(c, "conn", "jr_1", 0, "{\"v\": 1}", NULL, &err), &err);
+
+    /* rolled back with the caller's transaction */
+    CHECK(pg_ok(pg, "BEGIN"));
+    CHECK(pg_ok(pg, "INSERT INTO \"public\".\"conn_target\" VALUES (1)"));
+    CHECK_OK(sl_catalog_bookmark_commit_conn(pg, "conn", "jr_2", 1, "{\"v\": 2}", &v, &err),
+             &err);
+    CHECK(v == 2);
+    CHECK(PQtransactionStatus(pg) == PQTRANS_INTRANS); /* no COMMIT of its own */
+    CHECK_STR(state_of(c, "conn", &version), "{\"v\": 1}"); /* not visible yet */
+    CHECK(pg_ok(pg, "ROLLBACK"));
+    CHECK_STR(state_of(c, "conn", &version), "{\"v\": 1}");
+    CHECK(version == 1);
+    CHECK(history_rows("conn") == 1);
+    CHECK(query_long("SELECT count(*) FROM \"public\".\"conn_target\"") == 0);
+
+    /* committed with it */
+    CHECK(pg_ok(pg, "BEGIN"));
+    CHECK(pg_ok(pg, "INSERT INTO \"public\".\"conn_target\" VALUES (1)"));
+    CHECK_OK(sl_catalog_bookmark_commit_conn(pg, "conn", "jr_2", 1, "{\"v\": 2}", &v, &err),
+             &err);
+    CHECK(pg_ok(pg, "COMMIT"));
+    CHECK_OK(sl_catalog_bookmark_get(c, "conn", &b, &err), &err);
+    if (b) {
+        CHECK_STR(b->state, "{\"v\": 2}");
+        CHECK(b->version == 2 && b->run == 2);
+        CHECK_STR(b->run_id, "jr_2");
+        CHECK_STR(b->previous_run_id, "jr_1");
+    }
+    sl_catalog_bookmark_free(b);
+    CHECK(history_rows("conn") == 2);
+    CHECK(query_long("SELECT count(*) FROM \"public\".\"conn_target\"") == 1);
+
+    /* a first commit (no bookmark yet) works the same way */
+    CHECK(pg_ok(pg, "BEGIN"));
+    CHECK_OK(sl_catalog_bookmark_commit_conn(pg, "conn-new", "jr_1", 0, "{}", &v, &err), &err);
+    CHECK(v == 1);
+    CHECK(pg_ok(pg, "ROLLBACK"));
+    CHECK_STR(state_of(c, "conn-new", NULL), "(none)");
+    CHECK(pg_ok(pg, "BEGIN"));
+    CHECK_OK(sl_catalog_bookmark_commit_conn(pg, "conn-new", "jr_1", 0, "{}", &v, &err), &err);
+    CHECK(pg_ok(pg, "COMMIT"));
+    CHECK_STR(state_of(c, "conn-new", &version), "{}");
+    CHECK(version == 1);
+done:
+    PQfinish(pg);
+}
+
+TEST(commit_conn_failures_leave_the_transaction_usable)
+{
+    struct sl_catalog *c = catalog();
+    struct sl_err err = { 0 };
+    PGconn *pg = NULL;
+    int v = -1, version = 0;
+
+    SKIP_WITHOUT_PG(c);
+    pg = PQconnectdb(db_ci);
+    CHECKF(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    if (PQstatus(pg) != CONNECTION_OK)
+        goto done;
+    CHECK_OK(sl_catalog_bookmark_commit(c, "cfail", "jr_1", 0, "{\"n\": 1}", NULL, &err), &err);
+    CHECK_OK(sl_catalog_bookmark_commit(c, "cfail", "jr_2", 1, "{\"n\": 2}", NULL, &err), &err);
+
+    /* outside a transaction: refused, nothing written */
+    CHECK(sl_catalog_bookmark_commit_conn(pg, "cfail", "jr_3", 2, "{}", &v, &err) ==
+          SL_EINTERNAL);
+    CHECK(v == 0);
+    CHECKF(strstr(err.msg, "commit bookmark of job \"cfail\": ") == err.msg, "%s", err.msg);
+    CHECK(sl_catalog_bookmark_commit_conn(NULL, "cfail", "jr_3", 2, "{}", &v, &err) ==
+          SL_EINTERNAL);
+
+    CHECK(pg_ok(pg, "BEGIN"));
+    CHECK(sl_catalog_bookmark_commit_conn(pg, "cfail", "jr_3", 1, "{\"n\": 3}", &v, &err) ==
+          SL_ECHANGED);
+    CHECK(v == 0);
+    CHECKF(strstr(err.msg, "commit bookmark of job \"cfail\": the bookmark is at version 2, "
+                           "not 1") == err.msg,
+           "%s", err.msg);
+    CHECK(sl_catalog_bookmark_commit_conn(pg, "cfail-gone", "jr_3", 4, "{}", &v, &err) ==
+          SL_ECHANGED);
+    CHECK(sl_catalog_bookmark_commit_conn(pg, "cfail", "jr_3", 2, "{bad", &v, &err) ==
+          SL_ECONFIG);
+    CHECK(sl_catalog_bookmark_commit_conn(pg, "bad name", "jr_3", 2, "{}", &v, &err) ==
+          SL_ECONFIG);
+    CHECK(PQtransactionStatus(pg) == PQTRANS_INTRANS);
+    CHECK_OK(sl_catalog_bookmark_commit_conn(pg, "cfail", "jr_3", 2, "{\"n\": 3}", &v, &err),
+             &err);
+    CHECK(v == 3);
+    CHECK(pg_ok(pg, "COMMIT"));
+    CHECK_STR(state_of(c, "cfail", &version), "{\"n\": 3}");
+    CHECK(version == 3);
+    CHECK(history_rows("cfail") == 3);
+
+    /* a transaction that already failed is refused */
+    CHECK(pg_ok(pg, "BEGIN"));
+    PQclear(PQexec(pg, "SELECT 1/0"));
+    CHECK(sl_catalog_bookmark_commit_conn(pg, "cfail", "jr_4", 3, "{}", &v, &err) ==
+          SL_EINTERNAL);
+    CHECK(pg_ok(pg, "ROLLBACK"));
+    CHECK_STR(state_of(c, "cfail", &version), "{\"n\": 3}");
+done:
+    PQfinish(pg);
+}
+
+/* A database without the catalog schema has no bookmarks to commit. */
+TEST(commit_conn_needs_the_catalog_schema)
+{
+    struct sl_catalog *c = catalog();
+    struct sl_err err = { 0 };
+    char bare[96], sql[160];
+    char *ci = NULL;
+    PGconn *pg = NULL;
+
+    SKIP_WITHOUT_PG(c);
+    snprintf(bare, sizeof bare, "%s_bare", db_name);
+    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", bare);
+    CHECK(admin_exec(getenv("SLUICE_CATALOG"), sql));
+    ci = conninfo_for(bare);
+    pg = ci ? PQconnectdb(ci) : NULL;
+    CHECKF(pg && PQstatus(pg) == CONNECTION_OK, "%s", pg ? PQerrorMessage(pg) : "no conninfo");
+    if (pg && PQstatus(pg) == CONNECTION_OK) {
+        CHECK(pg_ok(pg, "BEGIN"));
+        CHECK(sl_catalog_bookmark_commit_conn(pg, "bare", "jr_1", 0, "{}", NULL, &err) ==
+              SL_ECONFIG);
+        CHECKF(strstr(err.msg, "no catalog schema \"sluice\"") != NULL, "%s", err.msg);
+        CHECK(PQtransactionStatus(pg) == PQTRANS_INTRANS);
+        CHECK(pg_ok(pg, "ROLLBACK"));
+    }
+    PQfinish(pg);
+    sl_free(ci);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", bare);
+    CHECK(admin_exec(getenv("SLUICE_CATALOG"), sql));
+}
+
 /* ---- Concurrency: each thread has its own catalog connection ---- */
 
 enum { N_RACERS = 6 };
@@ -629,6 +793,9 @@ int main(void)
     RUN(reset_to_a_run_rewinds);
     RUN(delete_removes_bookmark_and_history);
     RUN(inside_a_user_transaction);
+    RUN(commit_conn_goes_with_the_callers_transaction);
+    RUN(commit_conn_failures_leave_the_transaction_usable);
+    RUN(commit_conn_needs_the_catalog_schema);
     RUN(concurrent_commits_one_wins);
     RUN(waiting_commit_sees_the_winner);
     RUN(allocation_failures_are_clean);

@@ -2,8 +2,8 @@
  * tests/runtime/test_pgload.c - bulk loads into PostgreSQL (pgload*.c)
  * against the real server of SLUICE_CATALOG (the database tests skip when it
  * is unset): every mode, value round trips, bad rows, schema checks, quoted
- * identifiers, a load killed mid-way, concurrent merges; plus target parsing
- * and the Redshift SQL text, which run always. The tests use one fresh
+ * identifiers, a load killed mid-way, concurrent merges, the in_publish hook;
+ * plus target parsing and the Redshift SQL text, which run always. The tests use one fresh
  * database (sl_pgload_<pid>) and drop it, and a role they create and drop.
  * SLUICE_CATALOG is pointed at the test database, so targets without a URI
  * (conninfo "") land there too.
@@ -1641,11 +1641,124 @@ TEST(many_rows_over_two_streams)
     sl_rschema_free(rs);
 }
 
+TEST(target_is_catalog)
+{
+    const char *env = getenv("SLUICE_CATALOG");
+    char *saved = env ? sl_strdup(env) : NULL;
+    struct sl_pgload_target t = {SL_PGLOAD_POSTGRES, (char *)"", (char *)"s", (char *)"t"};
+
+    unsetenv("SLUICE_CATALOG");
+    CHECK(sl_pgload_target_is_catalog(&t)); /* "" is the embedded catalog then */
+    setenv("SLUICE_CATALOG", "postgres://u@h:5432/cat", 1);
+    CHECK(sl_pgload_target_is_catalog(&t));
+    t.conninfo = (char *)"postgres://u@h:5432/cat";
+    CHECK(sl_pgload_target_is_catalog(&t));
+    t.conninfo = (char *)"postgres://u@h:5432/other";
+    CHECK(!sl_pgload_target_is_catalog(&t));
+    t.conninfo = (char *)"postgres://u@h/cat"; /* another spelling counts as another database */
+    CHECK(!sl_pgload_target_is_catalog(&t));
+    unsetenv("SLUICE_CATALOG");
+    t.conninfo = (char *)"postgres://u@h:5432/cat";
+    CHECK(!sl_pgload_target_is_catalog(&t));
+    setenv("SLUICE_CATALOG", "", 1);
+    CHECK(!sl_pgload_target_is_catalog(&t));
+    setenv("SLUICE_CATALOG", "postgresql://h/dev", 1);
+    struct sl_pgload_target rs = {SL_PGLOAD_REDSHIFT, (char *)"postgresql://h/dev", (char *)"s",
+                                  (char *)"t"};
+    CHECK(!sl_pgload_target_is_catalog(&rs));
+    CHECK(!sl_pgload_target_is_catalog(NULL));
+    if (saved)
+        setenv("SLUICE_CATALOG", saved, 1);
+    else
+        unsetenv("SLUICE_CATALOG");
+    sl_free(saved);
+}
+
+/* ---- The in_publish hook ---- */
+
+struct hook {
+    int calls;
+    long rows_seen; /* rows of the target the hook saw inside the transaction */
+    int fail;       /* return SL_ECHANGED after writing */
+};
+
+static int in_publish(void *ud, PGconn *pg, struct sl_err *err)
+{
+    struct hook *h = ud;
+    PGresult *r;
+
+    h->calls++;
+    r = PQexec(pg, "SELECT count(*) FROM hk");
+    h->rows_seen =
+        PQresultStatus(r) == PGRES_TUPLES_OK ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    r = PQexec(pg, "INSERT INTO hk_side VALUES (1)");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        return sl_err_set(err, SL_EIO, "hook insert: %s", PQerrorMessage(pg));
+    }
+    PQclear(r);
+    if (h->fail)
+        return sl_err_set(err, SL_ECHANGED, "the hook says no");
+    return SL_OK;
+}
+
+TEST(in_publish_hook_commits_with_the_rows)
+{
+    struct sl_err err = {0};
+    struct hook h = {0};
+    uint64_t n = 0;
+
+    SKIP_WITHOUT_PG();
+    CHECK(sql("CREATE TABLE hk (id bigint); CREATE TABLE hk_side (n int);"
+              " INSERT INTO hk VALUES (100)"));
+    struct sl_rschema *rs = mkschema("id:int");
+    struct sl_batch *b = sl_batch_new(rs, 0, 0);
+    for (int i = 1; i <= 3; i++)
+        row(b)[0] = vint(i);
+    struct sl_pgload_opts o = {.mode = SL_PGLOAD_APPEND,
+                               .run_id = "hk1",
+                               .job = "hooked",
+                               .in_publish = in_publish,
+                               .in_publish_ud = &h};
+
+    /* success: the hook runs once, after the rows are in, and commits with them */
+    CHECK_OK(load("public", "hk", &o, rs, &b, NULL, 1, NULL, &n, &err), &err);
+    CHECK(n == 3);
+    CHECK(h.calls == 1);
+    CHECK(h.rows_seen == 4);
+    CHECK_STR(q("SELECT count(*), sum(id) FROM hk"), "4|106");
+    CHECK(ql("SELECT count(*) FROM hk_side") == 1);
+
+    /* failure: everything the publish and the hook did rolls back */
+    h = (struct hook){.fail = 1};
+    o.run_id = "hk2";
+    CHECK(load("public", "hk", &o, rs, &b, NULL, 1, NULL, &n, &err) == SL_ECHANGED);
+    CHECK(h.calls == 1 && h.rows_seen == 7);
+    CHECKF(strstr(err.msg, "load into public.hk: publish: the hook says no") == err.msg, "%s",
+           err.msg);
+    CHECK(n == 0);
+    CHECK_STR(q("SELECT count(*), sum(id) FROM hk"), "4|106");
+    CHECK(ql("SELECT count(*) FROM hk_side") == 1);
+    CHECK(n_staging("public") == 0); /* dropped when the load was freed */
+
+    /* into a new table (the staging table renamed into place) the same holds */
+    h = (struct hook){.fail = 1};
+    o.run_id = "hk3";
+    o.create = true;
+    CHECK(load("public", "hk_new", &o, rs, &b, NULL, 1, NULL, &n, &err) == SL_ECHANGED);
+    CHECK(ql("SELECT count(*) FROM pg_tables WHERE tablename = 'hk_new'") == 0);
+    CHECK(n_staging("public") == 0);
+    sl_batch_free(b);
+    sl_rschema_free(rs);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     RUN(target_parse_cases);
     RUN(is_target);
+    RUN(target_is_catalog);
     RUN(redshift_sql_golden);
     RUN(redshift_sql_refusals_and_credentials);
     RUN(append_twice);
@@ -1668,6 +1781,7 @@ int main(void)
     RUN(concurrent_merges);
     RUN(concurrent_overwrites);
     RUN(many_rows_over_two_streams);
+    RUN(in_publish_hook_commits_with_the_rows);
     drop_db();
     sl_free(db_ci);
     sl_free(admin_ci);

@@ -456,11 +456,16 @@ TEST(argument_errors)
          "jobs/x.lua:4: bad argument #1 to 'write' (format must be \"csv\" or \"json\", got "
          "\"parquet\")"},
         {"  t:write{ to = 'o/', mode = 'merge' }\n",
-         "jobs/x.lua:4: bad argument #1 to 'write' (unknown key \"mode\" (known: to, format, "
-         "compression, partition_keys))"},
-        {"  t:write{ to = 'postgres:a.b' }\n",
-         "jobs/x.lua:4: bad argument #1 to 'write' (database targets are not supported yet: "
-         "write to a path or an s3:// URI)"},
+         "jobs/x.lua:4: bad argument #1 to 'write' (\"mode\" is for database targets "
+         "(postgres:..., redshift://...))"},
+        {"  t:write{ to = 'o/', moed = 'merge' }\n",
+         "jobs/x.lua:4: bad argument #1 to 'write' (unknown key \"moed\" (known: to, format, "
+         "compression, partition_keys, mode, keys, create, add_columns, stage, iam_role, "
+         "execute))"},
+        {"  t:write{ to = 'postgres:a.b', mode = 'merge' }\n",
+         "jobs/x.lua:4: bad argument #1 to 'write' (mode = \"merge\" needs keys = {...})"},
+        {"  t:write{ to = 'postgres:a.b', partition_keys = {'a'} }\n",
+         "jobs/x.lua:4: bad argument #1 to 'write' (partition_keys are for file targets)"},
         {"  t:write{ to = 'o/', partition_keys = {'a', 'b'} }\n",
          "jobs/x.lua:4: bad argument #1 to 'write' (partition_keys cannot be every column: no "
          "data would be left)"},
