@@ -563,4 +563,59 @@ int sl_catalog_bookmark_reset(struct sl_catalog *c, const char *job, const char 
  * there was none. */
 int sl_catalog_bookmark_delete(struct sl_catalog *c, const char *job, struct sl_err *err);
 
+/* ---- Jobs (catalog_job.c; spec/aws-api.md §3.5) ---- */
+
+/* A job definition (Glue Job). Names follow the bookmark rule above
+ * (^[A-Za-z0-9_.-]{1,255}$, case kept), so a job and its bookmark share a key.
+ * JSON members are compact JSON object texts; PostgreSQL stores them as jsonb,
+ * so they read back normalised (key order, spacing). On input NULL text means
+ * "{}" and 0 means "not set" where a field says so. */
+struct sl_catalog_job {
+    char *name;                      /* owned */
+    char *description;               /* owned; NULL when absent */
+    char *role;                      /* owned; NULL when absent */
+    char *command;                   /* owned JSON object; must hold a non-empty string
+                                      * "ScriptLocation" (also "Name", "PythonVersion") */
+    char *default_arguments;         /* owned JSON object of strings; NULL = {} */
+    char *non_overridable_arguments; /* owned JSON object of strings; NULL = {} */
+    int max_concurrent_runs;         /* >= 1; 0 on input = 1 (Glue's default) */
+    int timeout_minutes;             /* >= 1; 0 = not set (Glue's 2880 applies) */
+    int max_retries;                 /* >= 0 */
+    char *glue_version;              /* owned; NULL when absent */
+    char *worker_type;               /* owned; NULL when absent */
+    int number_of_workers;           /* >= 1; 0 = not set */
+    char *schedule;                  /* owned; cron text of a job{} header, NULL when none */
+    char *extra;                     /* owned JSON object: other accepted Job members by their
+                                      * Glue name (LogUri, Connections, ...); NULL = {} */
+    char *source;                    /* owned; "api" or "file:<path>"; NULL on input = "api" */
+    int64_t created_ms;              /* epoch ms; output only */
+    int64_t modified_ms;             /* epoch ms; output only */
+};
+
+void sl_catalog_job_cleanup(struct sl_catalog_job *j);
+void sl_catalog_job_free(struct sl_catalog_job *j);
+void sl_catalog_job_list_free(struct sl_catalog_job *jobs, size_t n_jobs);
+/* Creates job j (created_ms/modified_ms ignored): SL_EEXIST when the name is
+ * taken, SL_ECONFIG for a bad name, a JSON member that is not an object, a
+ * command without ScriptLocation or an out-of-range number. */
+int sl_catalog_job_put(struct sl_catalog *c, const struct sl_catalog_job *j, struct sl_err *err);
+/* Replaces the whole definition of job j->name (Glue UpdateJob: what j leaves
+ * out resets to its default), created_on kept, last_modified_on = now.
+ * SL_ENOTFOUND when there is no such job; other errors as put. */
+int sl_catalog_job_update(struct sl_catalog *c, const struct sl_catalog_job *j,
+                          struct sl_err *err);
+/* *out = the job (owned: sl_catalog_job_free); SL_ENOTFOUND "job \"x\" not found". */
+int sl_catalog_job_get(struct sl_catalog *c, const char *name, struct sl_catalog_job **out,
+                       struct sl_err *err);
+/* *out = jobs named after 'after' (NULL: from the first), by name, at most
+ * limit (0 = all); owned: sl_catalog_job_list_free(*out, *n_out). */
+int sl_catalog_job_list(struct sl_catalog *c, const char *after, size_t limit,
+                        struct sl_catalog_job **out, size_t *n_out, struct sl_err *err);
+/* Deletes the job and its bookmark (sl_catalog_bookmark_delete) in one
+ * transaction. *deleted (may be NULL) = 1 when the job existed; a missing job
+ * is not an error (Glue DeleteJob is idempotent) and its bookmark, if any, is
+ * removed too. */
+int sl_catalog_job_delete(struct sl_catalog *c, const char *name, int *deleted,
+                          struct sl_err *err);
+
 #endif

@@ -177,10 +177,39 @@ struct sl_catalog_migration {
     "CREATE INDEX \"job_bookmark_history_run_idx\"\n"                                              \
     "  ON \"sluice\".\"job_bookmark_history\" (\"job_name\", \"run_id\", \"version\");\n"
 
+/* Migration 3: job definitions (Glue Job, spec/aws-api.md §3.5). Members sluice
+ * honours or indexes get columns; the accept-and-store ones (LogUri,
+ * Connections, MaxCapacity, ...) travel as one jsonb object "extra". Names use
+ * the bookmark pattern of migration 2, so a job and its bookmark share a key.
+ * schedule is the cron text of a job{} header (sluice only, not a Glue member);
+ * source says who defined the job: 'api' or 'file:<absolute path>'. */
+#define SL_CATALOG_MIGRATION_3                                                                     \
+    "CREATE TABLE \"sluice\".\"job\" (\n"                                                         \
+    "  \"name\" TEXT COLLATE \"C\" PRIMARY KEY\n"                                                  \
+    "    CHECK (\"name\" ~ '^[A-Za-z0-9_.-]{1,255}$'),\n"                                          \
+    "  \"description\" TEXT,\n"                                                                    \
+    "  \"role\" TEXT,\n"                                                                           \
+    "  \"command\" JSONB NOT NULL CHECK (jsonb_typeof(\"command\") = 'object'),\n"                \
+    "  \"default_arguments\" JSONB NOT NULL DEFAULT '{}',\n"                                       \
+    "  \"non_overridable_arguments\" JSONB NOT NULL DEFAULT '{}',\n"                               \
+    "  \"max_concurrent_runs\" INT NOT NULL DEFAULT 1 CHECK (\"max_concurrent_runs\" >= 1),\n"     \
+    "  \"timeout_minutes\" INT CHECK (\"timeout_minutes\" >= 1),\n"                                \
+    "  \"max_retries\" INT NOT NULL DEFAULT 0 CHECK (\"max_retries\" >= 0),\n"                     \
+    "  \"glue_version\" TEXT,\n"                                                                   \
+    "  \"worker_type\" TEXT,\n"                                                                    \
+    "  \"number_of_workers\" INT CHECK (\"number_of_workers\" >= 1),\n"                            \
+    "  \"schedule\" TEXT,\n"                                                                       \
+    "  \"extra\" JSONB NOT NULL DEFAULT '{}',\n"                                                   \
+    "  \"source\" TEXT NOT NULL DEFAULT 'api'\n"                                                   \
+    "    CHECK (\"source\" = 'api' OR \"source\" LIKE 'file:_%'),\n"                               \
+    "  \"created_on\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"last_modified_on\" TIMESTAMPTZ NOT NULL DEFAULT now());\n"
+
 /* The list, in version order. Adding migration N is one row here. */
 static const struct sl_catalog_migration sl_catalog_migrations[] = {
     { 1, "catalog_and_crawl_state", SL_CATALOG_MIGRATION_1 },
     { 2, "job_bookmarks", SL_CATALOG_MIGRATION_2 },
+    { 3, "jobs", SL_CATALOG_MIGRATION_3 },
 };
 
 #endif

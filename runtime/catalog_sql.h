@@ -491,4 +491,42 @@
 #define SL_CATALOG_SQL_BOOKMARK_DELETE                                                             \
     "DELETE FROM \"sluice\".\"job_bookmark\" WHERE \"job_name\" = $1"
 
+/* ---- Jobs (catalog_job.c, migration 3) ---- */
+
+#define SL_CATALOG_SQL_JOB_COLS                                                                    \
+    "\"name\", \"description\", \"role\", \"command\"::text, \"default_arguments\"::text,"         \
+    " \"non_overridable_arguments\"::text, \"max_concurrent_runs\", \"timeout_minutes\","          \
+    " \"max_retries\", \"glue_version\", \"worker_type\", \"number_of_workers\", \"schedule\","     \
+    " \"extra\"::text, \"source\", " SL_CATALOG_SQL_MS("\"created_on\"") ", "                      \
+    SL_CATALOG_SQL_MS("\"last_modified_on\"")
+/* $1 name, $2 description, $3 role, $4 command, $5 default_arguments, $6
+ * non_overridable_arguments, $7 max_concurrent_runs, $8 timeout_minutes, $9
+ * max_retries, $10 glue_version, $11 worker_type, $12 number_of_workers, $13
+ * schedule, $14 extra, $15 source -> name (no row: the name is taken) */
+#define SL_CATALOG_SQL_JOB_INSERT                                                                  \
+    "INSERT INTO \"sluice\".\"job\" (\"name\", \"description\", \"role\", \"command\","           \
+    " \"default_arguments\", \"non_overridable_arguments\", \"max_concurrent_runs\","             \
+    " \"timeout_minutes\", \"max_retries\", \"glue_version\", \"worker_type\","                    \
+    " \"number_of_workers\", \"schedule\", \"extra\", \"source\")"                                 \
+    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7::int4, $8::int4, $9::int4, $10,"    \
+    " $11, $12::int4, $13, $14::jsonb, $15) ON CONFLICT (\"name\") DO NOTHING RETURNING \"name\""
+/* The same parameters -> name (no row: no such job); created_on is kept */
+#define SL_CATALOG_SQL_JOB_UPDATE                                                                  \
+    "UPDATE \"sluice\".\"job\" SET \"description\" = $2, \"role\" = $3, \"command\" = $4::jsonb,"   \
+    " \"default_arguments\" = $5::jsonb, \"non_overridable_arguments\" = $6::jsonb,"              \
+    " \"max_concurrent_runs\" = $7::int4, \"timeout_minutes\" = $8::int4,"                        \
+    " \"max_retries\" = $9::int4, \"glue_version\" = $10, \"worker_type\" = $11,"                  \
+    " \"number_of_workers\" = $12::int4, \"schedule\" = $13, \"extra\" = $14::jsonb,"              \
+    " \"source\" = $15, \"last_modified_on\" = now() WHERE \"name\" = $1 RETURNING \"name\""
+/* $1 name -> JOB_COLS */
+#define SL_CATALOG_SQL_JOB_GET                                                                     \
+    "SELECT " SL_CATALOG_SQL_JOB_COLS " FROM \"sluice\".\"job\" WHERE \"name\" = $1"
+/* $1 after (NULL: from the start), $2 limit (NULL: all) -> JOB_COLS by name */
+#define SL_CATALOG_SQL_JOB_LIST                                                                    \
+    "SELECT " SL_CATALOG_SQL_JOB_COLS " FROM \"sluice\".\"job\""                                   \
+    " WHERE $1::text IS NULL OR \"name\" > $1::text ORDER BY \"name\" LIMIT $2::int8"
+/* $1 name -> name (no row: no such job) */
+#define SL_CATALOG_SQL_JOB_DELETE                                                                  \
+    "DELETE FROM \"sluice\".\"job\" WHERE \"name\" = $1 RETURNING \"name\""
+
 #endif

@@ -54,5 +54,7 @@ struct sl_api_op {
 
 /* The catalog operations (api_catalog.c), ended by an entry with target NULL. */
 extern const struct sl_api_op sl_api_catalog_ops[];
+/* The job and job bookmark operations (api_jobs.c), ended the same way. */
+extern const struct sl_api_op sl_api_jobs_ops[];
 
 #endif

@@ -364,11 +364,15 @@ static int content_type_ok(const char *ct)
            (n == 26 && strncasecmp(ct, "application/x-amz-json-1.0", 26) == 0);
 }
 
+/* The operation tables (api.h), searched in order. */
+static const struct sl_api_op *const op_tables[] = {sl_api_catalog_ops, sl_api_jobs_ops};
+
 static const struct sl_api_op *find_op(const char *target)
 {
-    for (const struct sl_api_op *op = sl_api_catalog_ops; target && op->target; op++)
-        if (strcmp(op->target, target) == 0)
-            return op;
+    for (size_t t = 0; target && t < SL_ARRAY_LEN(op_tables); t++)
+        for (const struct sl_api_op *op = op_tables[t]; op->target; op++)
+            if (strcmp(op->target, target) == 0)
+                return op;
     return NULL;
 }
 

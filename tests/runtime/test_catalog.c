@@ -280,7 +280,7 @@ TEST(migrations_are_idempotent)
     CHECK(query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"") == n1);
     CHECK(query_long(ci, "SELECT floor(extract(epoch FROM max(\"applied_at\")) * 1e6)::int8 "
                          "FROM \"sluice\".\"schema_migrations\"") == t1);
-    CHECK(query_long(ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'") == 13);
+    CHECK(query_long(ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'") == 14);
     sl_free(ci);
 }
 
