@@ -45,6 +45,9 @@ struct xsink {
     uint64_t rows;
     struct xsinkdb *db;            /* owned: database targets (exec_sink_db.c) */
     bool redshift;                 /* files are Redshift's staging: db publishes them */
+    bool seq;                      /* Redshift merge: files end with "_sluice_seq", the
+                                      rows' load order (the last row of a key wins) */
+    const struct sl_rschema *rows_schema; /* interned: the data columns without it */
 };
 
 struct swriter {
@@ -135,6 +138,9 @@ int xsink_begin(struct xrun *r, int node, struct sl_err *err)
             return sl_err_set(err, SL_ENOMEM, "out of memory");
         uri = stage_root;
         s->redshift = true;
+        for (size_t i = 0; i < pn->n_options; i++)
+            if (strcmp(pn->options[i].key, "mode") == 0 && strcmp(pn->options[i].value, "merge") == 0)
+                s->seq = true;
     }
     s->ops = sl_fmt_find(fmt);
     if (!s->ops)
@@ -174,8 +180,8 @@ static int sink_ready(struct xrun *r, int node, struct xsink *s, const struct sl
         goto out;
     s->pcols = sl_calloc(pn->n_columns + 1, sizeof *s->pcols);
     s->dcols = sl_calloc(in->n_cols + 1, sizeof *s->dcols);
-    const char **names = sl_calloc(in->n_cols + 1, sizeof *names);
-    enum sl_vtype *types = sl_calloc(in->n_cols + 1, sizeof *types);
+    const char **names = sl_calloc(in->n_cols + 2, sizeof *names);
+    enum sl_vtype *types = sl_calloc(in->n_cols + 2, sizeof *types);
     if (!s->pcols || !s->dcols || !names || !types) {
         rc = sl_err_set(err, SL_ENOMEM, "out of memory");
         goto done;
@@ -202,8 +208,11 @@ static int sink_ready(struct xrun *r, int node, struct xsink *s, const struct sl
         rc = sl_err_set(err, SL_ECONFIG, "write (line %d): every column is a partition key",
                         pn->line);
     if (rc == SL_OK) {
-        s->data = xschema_intern(r, names, types, s->n_dcols);
-        if (!s->data)
+        s->rows_schema = xschema_intern(r, names, types, s->n_dcols);
+        names[s->n_dcols] = "_sluice_seq";
+        types[s->n_dcols] = SL_V_INT;
+        s->data = s->seq ? xschema_intern(r, names, types, s->n_dcols + 1) : s->rows_schema;
+        if (!s->data || !s->rows_schema)
             rc = sl_err_set(err, SL_ENOMEM, "out of memory");
     }
     if (rc == SL_OK)
@@ -285,7 +294,7 @@ static int open_writer(struct xworker *w, int node, struct xsink *s, struct sloc
 
 /* Writes rows [from, to) of b to the writers l->row_writer names. */
 static int write_rows(struct xworker *w, struct xsink *s, struct slocal *l, struct sl_batch *b,
-                      uint32_t from, uint32_t to, struct sl_err *err)
+                      uint32_t from, uint32_t to, uint64_t seq0, struct sl_err *err)
 {
     if (from >= to)
         return SL_OK;
@@ -310,6 +319,10 @@ static int write_rows(struct xworker *w, struct xsink *s, struct slocal *l, stru
             const struct sl_value *src = sl_batch_row(b, i);
             for (size_t c = 0; c < s->n_dcols; c++)
                 dst[c] = src[s->dcols[c]];
+            if (s->seq) {
+                dst[s->n_dcols].type = SL_V_INT;
+                dst[s->n_dcols].i = (int64_t)(w->task << 32 | ((seq0 + i) & 0xffffffffu));
+            }
         }
         if (rc == SL_OK && pb->n_rows) {
             l->v[k].rows += pb->n_rows;
@@ -355,6 +368,8 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
      * recently used file is finished (so no assigned row loses its file) */
     uint32_t seg = 0;
     int last = -1;
+    uint64_t seq0 = w->row_seq;
+    w->row_seq += b->n_rows;
     for (uint32_t i = 0; i < b->n_rows; i++) {
         const struct sl_value *row = sl_batch_row(b, i);
         sl_buf_reset(&w->kbuf);
@@ -375,7 +390,7 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
                 found = (int)k;
         if (found < 0) {
             if (l->n == SINK_OPEN_MAX) {
-                if ((rc = write_rows(w, s, l, b, seg, i, err)) != SL_OK ||
+                if ((rc = write_rows(w, s, l, b, seg, i, seq0, err)) != SL_OK ||
                     (rc = evict_writer(w, node, s, l, err)) != SL_OK)
                     return rc;
                 seg = i;
@@ -387,7 +402,7 @@ int xsink_consume(struct xworker *w, int node, struct sl_batch *b, struct sl_err
         l->row_writer[i] = last = found;
         l->v[found].used = ++l->rows_seen;
     }
-    return write_rows(w, s, l, b, seg, b->n_rows, err);
+    return write_rows(w, s, l, b, seg, b->n_rows, seq0, err);
 }
 
 int xsink_task_end(struct xworker *w, int node, bool ok, struct sl_err *err)
@@ -460,7 +475,7 @@ static int redshift_publish(struct xrun *r, int node, struct xsink *s, struct sl
         if (!(uris[i] = sl_asprintf("%s%s", s->root_uri, s->files[i].key + rl)))
             rc = sl_err_set(err, SL_ENOMEM, "out of memory");
     if (rc == SL_OK) {
-        const struct sl_rschema *schema = s->data;
+        const struct sl_rschema *schema = s->rows_schema;
         if (!schema) /* no row arrived: nothing to load */
             rc = SL_OK;
         else

@@ -152,7 +152,9 @@ EOF
     check redshift_sql_role grep -q "arn:aws:iam::123456789012:role/load" "$work/rs/load.sql"
     f=$(find "$work/rs" -name 'part-*.csv.gz' | head -1)
     gzip -dc "$f" >"$work/rs.csv"
-    sql "CREATE TABLE $S.rs (id bigint, name text, price double precision, day date, flag boolean)"
+    check redshift_merge_files_carry_order test "$(head -1 "$work/rs.csv")" = "id,name,price,day,flag,_sluice_seq"
+    check redshift_merge_copy_columns grep -q '"_sluice_seq")' "$work/rs/load.sql"
+    sql "CREATE TABLE $S.rs (id bigint, name text, price double precision, day date, flag boolean, _sluice_seq bigint)"
     psql "$SLUICE_CATALOG" -Xqc "\\copy $S.rs FROM '$work/rs.csv' CSV HEADER" >/dev/null
     check redshift_csv_loads_with_psql test "$(sql "SELECT count(*) FROM $S.rs")" = 3
 else
