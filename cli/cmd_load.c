@@ -66,7 +66,8 @@ static void usage(FILE *f)
           "      --json            print the result as one JSON object\n"
           "  -h, --help            print this help\n"
           "\n"
-          "Exit status: 0 loaded, 1 the load failed (the table is as before), 2 usage.\n",
+          "Exit status: 0 loaded, 1 the load failed (the table is as before), 2 usage, or a\n"
+          "target that does not fit the rows (missing table, column mismatch).\n",
           f);
 }
 

@@ -1015,7 +1015,12 @@ int sl_pgload_publish(struct sl_pgload *l, uint64_t *n_rows, struct sl_err *err)
                 rc = publish_insert(l, &n, err);
             break;
         case SL_PGLOAD_MERGE:
-            rc = lock_target(l, "SHARE ROW EXCLUSIVE", err);
+            /* the last-row-per-key sort of a large staging table would spill
+             * at the default 4 MB; this transaction only */
+            rc = pgl_exec(l->pg, "size the merge's sort", "SET LOCAL work_mem = '64MB'", 0, NULL,
+                          err);
+            if (rc == SL_OK)
+                rc = lock_target(l, "SHARE ROW EXCLUSIVE", err);
             if (rc == SL_OK)
                 rc = add_columns(l, err);
             if (rc == SL_OK)
