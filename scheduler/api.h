@@ -3,7 +3,10 @@
  * operation table type, the AWS error a handler answers with, and the request
  * context through which a handler borrows a catalog connection. The server
  * (routing, auth, body, JSON, responses) is scheduler/http.c; the catalog
- * operations are scheduler/api_catalog.c. Protocol: ../shared/spec/aws-api.md §1.
+ * operations are scheduler/api_catalog.c, the job operations
+ * scheduler/api_jobs.c, and the request helpers both use (member validation,
+ * NextToken, catalog errors) scheduler/api_util.c. Protocol:
+ * ../shared/spec/aws-api.md §1.
  */
 #ifndef SL_API_H
 #define SL_API_H
@@ -14,7 +17,8 @@
 #include "runtime/catalog.h"
 #include "runtime/err.h"
 
-#define SL_API_TYPE_MAX 64 /* bytes of an AWS error code, NUL included */
+#define SL_API_TYPE_MAX  64   /* bytes of an AWS error code, NUL included */
+#define SL_API_TOKEN_MAX 8192 /* bytes of a NextToken we accept; ours are far shorter */
 
 /* The AWS error of a failed request (spec §1.5, §1.6). */
 struct sl_api_error {
@@ -39,6 +43,53 @@ struct sl_catalog *sl_api_catalog(struct sl_api_ctx *ctx, struct sl_api_error *e
 
 /* The request id (a UUID, also sent as x-amzn-RequestId), for log lines. */
 const char *sl_api_request_id(const struct sl_api_ctx *ctx);
+
+/* ---- Request helpers (scheduler/api_util.c) ---- */
+
+/* Each of these fills e and returns SL_ECONFIG, as sl_api_fail() does. */
+
+/* InternalServiceException (500) "out of memory". */
+int sl_api_oom(struct sl_api_error *e);
+/* SerializationException (400, body member "message"): member must be want
+ * ("a string"). */
+int sl_api_fail_type(struct sl_api_error *e, const char *member, const char *want);
+/* InvalidInputException (400): required member is missing or null. */
+int sl_api_fail_null(struct sl_api_error *e, const char *member);
+/* Maps a catalog failure of operation op to the AWS error: SL_ENOTFOUND ->
+ * EntityNotFoundException, SL_EEXIST -> AlreadyExistsException, SL_ECONFIG ->
+ * InvalidInputException (400, err's message); anything else is logged
+ * (redacted, with the request id) and answered InternalServiceException (500)
+ * without details. */
+int sl_api_catalog_fail(struct sl_api_ctx *ctx, const char *op, const struct sl_err *err,
+                        struct sl_api_error *e);
+
+/* Request members (spec §1.6). Each returns SL_OK or, with e filled,
+ * SL_ECONFIG: SerializationException for a wrong JSON type, else
+ * InvalidInputException. An absent or null member is not an error unless
+ * required. */
+
+/* *out = string member key of in (borrowed), NULL when absent or null.
+ * Length in bytes in [min_len, max_len]; NUL is never allowed; name: a
+ * NameString (no control characters but TAB, no DEL). */
+int sl_api_get_string(const json_t *in, const char *key, int required, size_t min_len,
+                      size_t max_len, int name, const char **out, struct sl_api_error *e);
+/* *out = integer member key in [min, max], def when absent or null. */
+int sl_api_get_int(const json_t *in, const char *key, long long min, long long max, long long def,
+                   long long *out, struct sl_api_error *e);
+/* *out = boolean member key, 0 when absent or null. */
+int sl_api_get_bool(const json_t *in, const char *key, int *out, struct sl_api_error *e);
+/* *out = object member key (borrowed), NULL when absent or null. */
+int sl_api_get_object(const json_t *in, const char *key, const json_t **out,
+                      struct sl_api_error *e);
+
+/* NextToken (spec §1.8): the standard base64 of a key. */
+
+/* base64 of data[0..len) (owned: sl_free), NULL on OOM. */
+char *sl_api_token_encode(const char *data, size_t len);
+/* The decoded bytes of token (owned: sl_free, NUL-terminated, not empty, no
+ * NUL inside), or NULL with e filled: InvalidInputException "Invalid
+ * NextToken" (or InternalServiceException on OOM). */
+char *sl_api_token_decode(const char *token, struct sl_api_error *e);
 
 /* One operation: in is the request body (a JSON object, borrowed); on success
  * *out is the response object (owned, a new reference; the server frees it),

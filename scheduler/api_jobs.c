@@ -13,7 +13,6 @@
  * not a Job member). GetJobs pages by name: NextToken is the base64 of the
  * last name returned, as in api_catalog.c.
  */
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "runtime/alloc.h"
@@ -26,7 +25,6 @@
 #define SCRIPT_MAX_LEN    400000 /* Command.ScriptLocation */
 #define GLUE_VER_MAX_LEN  255    /* GlueVersion */
 #define RUN_ID_MAX_LEN    255    /* RunId */
-#define TOKEN_MAX_LEN     8192   /* bytes of a NextToken we accept; ours are far shorter */
 #define PAGE_DEFAULT      100    /* MaxResults when absent (§1.8) */
 #define JOBS_PAGE_MAX     1000   /* GetJobs MaxResults maximum */
 #define TIMEOUT_DEFAULT   2880   /* minutes: Glue's default Timeout (§3.5) */
@@ -34,7 +32,6 @@
 
 #define INVALID_INPUT "InvalidInputException"
 #define NOT_FOUND     "EntityNotFoundException"
-#define SERIALIZATION "SerializationException"
 
 /* Job members accepted, stored and echoed as given (§3.5 "accept, store"). */
 static const char *const extra_members[] = {
@@ -50,93 +47,6 @@ static const char *const worker_types[] = {
 
 /* ---- Request members ---- */
 
-static int oom(struct sl_api_error *e)
-{
-    return sl_api_fail(e, 500, "InternalServiceException", "out of memory");
-}
-
-static int fail_type(struct sl_api_error *e, const char *member, const char *want)
-{
-    sl_api_fail(e, 400, SERIALIZATION, "member %s must be %s", member, want);
-    e->lower_message = 1;
-    return SL_ECONFIG;
-}
-
-static int fail_null(struct sl_api_error *e, const char *member)
-{
-    return sl_api_fail(e, 400, INVALID_INPUT,
-                       "1 validation error detected: Value null at '%s' failed to satisfy "
-                       "constraint: Member must not be null",
-                       member);
-}
-
-/* *out = string member key of in (borrowed), NULL when absent or null (then an
- * error when required). name: NameString (no control characters but TAB). */
-static int get_string(const json_t *in, const char *key, int required, size_t min_len,
-                      size_t max_len, int name, const char **out, struct sl_api_error *e)
-{
-    const json_t *v = json_object_get(in, key);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return required ? fail_null(e, key) : SL_OK;
-    if (!json_is_string(v))
-        return fail_type(e, key, "a string");
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-    if (len < min_len || len > max_len)
-        return sl_api_fail(e, 400, INVALID_INPUT,
-                           "1 validation error detected: Value at '%s' failed to satisfy "
-                           "constraint: Member must have length between %zu and %zu",
-                           key, min_len, max_len);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == 0 || (name && ((ch < 0x20 && ch != '\t') || ch == 0x7f)))
-            return sl_api_fail(e, 400, INVALID_INPUT,
-                               "1 validation error detected: Value at '%s' failed to satisfy "
-                               "constraint: Member must satisfy regular expression pattern",
-                               key);
-    }
-    *out = s;
-    return SL_OK;
-}
-
-/* *out = integer member key in [min, max], def when absent or null. */
-static int get_int(const json_t *in, const char *key, long long min, long long max, long long def,
-                   long long *out, struct sl_api_error *e)
-{
-    const json_t *v = json_object_get(in, key);
-
-    *out = def;
-    if (!v || json_is_null(v))
-        return SL_OK;
-    if (!json_is_integer(v))
-        return fail_type(e, key, "an integer");
-    long long n = json_integer_value(v);
-    if (n < min || n > max)
-        return sl_api_fail(e, 400, INVALID_INPUT,
-                           "1 validation error detected: Value '%lld' at '%s' failed to satisfy "
-                           "constraint: Member must have value between %lld and %lld",
-                           n, key, min, max);
-    *out = n;
-    return SL_OK;
-}
-
-/* *out = object member key (borrowed), NULL when absent or null. */
-static int get_object(const json_t *in, const char *key, const json_t **out,
-                      struct sl_api_error *e)
-{
-    const json_t *v = json_object_get(in, key);
-
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return SL_OK;
-    if (!json_is_object(v))
-        return fail_type(e, key, "an object");
-    *out = v;
-    return SL_OK;
-}
-
 /* *text = compact JSON of map member key, a string-to-string object (owned:
  * free(), jansson's allocator); NULL when absent. */
 static int get_map_text(const json_t *in, const char *key, char **text, struct sl_api_error *e)
@@ -146,73 +56,17 @@ static int get_map_text(const json_t *in, const char *key, char **text, struct s
     json_t *v;
 
     *text = NULL;
-    if (get_object(in, key, &m, e) != SL_OK)
+    if (sl_api_get_object(in, key, &m, e) != SL_OK)
         return SL_ECONFIG;
     if (!m)
         return SL_OK;
     json_object_foreach((json_t *)m, k, v)
     {
         if (!json_is_string(v))
-            return fail_type(e, key, "a map of strings");
+            return sl_api_fail_type(e, key, "a map of strings");
     }
     *text = json_dumps(m, JSON_COMPACT);
-    return *text ? SL_OK : oom(e);
-}
-
-/* ---- NextToken ---- */
-
-static char *token_encode(const char *data, size_t len)
-{
-    char *out = sl_alloc(4 * ((len + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-    return out;
-}
-
-/* The decoded name of token (owned: sl_free), or NULL with e filled. */
-static char *token_decode(const char *token, struct sl_api_error *e)
-{
-    size_t len = strlen(token);
-    char *out = NULL;
-
-    if (len == 0 || len % 4 != 0 || len > TOKEN_MAX_LEN)
-        goto bad;
-    out = sl_alloc(len / 4 * 3 + 1);
-    if (!out) {
-        oom(e);
-        return NULL;
-    }
-    int n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)token, (int)len);
-    if (n < 0)
-        goto bad;
-    n -= (token[len - 1] == '=') + (token[len - 2] == '=');
-    out[n] = '\0';
-    if (n == 0 || memchr(out, '\0', (size_t)n))
-        goto bad;
-    return out;
-bad:
-    sl_free(out);
-    sl_api_fail(e, 400, INVALID_INPUT, "Invalid NextToken");
-    return NULL;
-}
-
-/* ---- Errors from the catalog ---- */
-
-static int catalog_fail(struct sl_api_ctx *ctx, const char *op, const struct sl_err *err,
-                        struct sl_api_error *e)
-{
-    switch (err->code) {
-    case SL_ENOTFOUND: return sl_api_fail(e, 400, NOT_FOUND, "%s", err->msg);
-    case SL_EEXIST: return sl_api_fail(e, 400, "AlreadyExistsException", "%s", err->msg);
-    case SL_ECONFIG: return sl_api_fail(e, 400, INVALID_INPUT, "%s", err->msg);
-    default: {
-        char clean[sizeof err->msg];
-        sl_log(SL_LOG_ERROR, "[api req:%s] %s: %s", sl_api_request_id(ctx), op,
-               sl_redact(err->msg, clean, sizeof clean));
-        return sl_api_fail(e, 500, "InternalServiceException", "internal error; request id %s",
-                           sl_api_request_id(ctx));
-    }
-    }
+    return *text ? SL_OK : sl_api_oom(e);
 }
 
 /* ---- Job definitions from requests ---- */
@@ -238,27 +92,28 @@ static int job_from_request(const json_t *def, const char *name, struct sl_catal
     long long conc, timeout, retries, workers;
     json_t *extra = NULL;
 
-    if (get_string(def, "Description", 0, 0, DESC_MAX_LEN, 0, &desc, e) != SL_OK ||
-        get_string(def, "Role", 1, 1, ROLE_MAX_LEN, 0, &role, e) != SL_OK ||
-        get_object(def, "Command", &cmd, e) != SL_OK ||
-        get_object(def, "ExecutionProperty", &exec, e) != SL_OK ||
-        get_int(def, "MaxRetries", 0, INT_MEMBER_MAX, 0, &retries, e) != SL_OK ||
-        get_int(def, "Timeout", 1, INT_MEMBER_MAX, 0, &timeout, e) != SL_OK ||
-        get_int(def, "NumberOfWorkers", 1, INT_MEMBER_MAX, 0, &workers, e) != SL_OK ||
-        get_string(def, "GlueVersion", 0, 1, GLUE_VER_MAX_LEN, 0, &glue_version, e) != SL_OK ||
-        get_string(def, "WorkerType", 0, 0, 64, 0, &worker_type, e) != SL_OK)
+    if (sl_api_get_string(def, "Description", 0, 0, DESC_MAX_LEN, 0, &desc, e) != SL_OK ||
+        sl_api_get_string(def, "Role", 1, 1, ROLE_MAX_LEN, 0, &role, e) != SL_OK ||
+        sl_api_get_object(def, "Command", &cmd, e) != SL_OK ||
+        sl_api_get_object(def, "ExecutionProperty", &exec, e) != SL_OK ||
+        sl_api_get_int(def, "MaxRetries", 0, INT_MEMBER_MAX, 0, &retries, e) != SL_OK ||
+        sl_api_get_int(def, "Timeout", 1, INT_MEMBER_MAX, 0, &timeout, e) != SL_OK ||
+        sl_api_get_int(def, "NumberOfWorkers", 1, INT_MEMBER_MAX, 0, &workers, e) != SL_OK ||
+        sl_api_get_string(def, "GlueVersion", 0, 1, GLUE_VER_MAX_LEN, 0, &glue_version, e) !=
+            SL_OK ||
+        sl_api_get_string(def, "WorkerType", 0, 0, 64, 0, &worker_type, e) != SL_OK)
         return SL_ECONFIG;
     if (!cmd)
-        return fail_null(e, "Command");
-    if (get_string(cmd, "Name", 0, 0, 255, 0, &s, e) != SL_OK ||
-        get_string(cmd, "PythonVersion", 0, 0, 255, 0, &s, e) != SL_OK ||
-        get_string(cmd, "ScriptLocation", 0, 0, SCRIPT_MAX_LEN, 0, &s, e) != SL_OK)
+        return sl_api_fail_null(e, "Command");
+    if (sl_api_get_string(cmd, "Name", 0, 0, 255, 0, &s, e) != SL_OK ||
+        sl_api_get_string(cmd, "PythonVersion", 0, 0, 255, 0, &s, e) != SL_OK ||
+        sl_api_get_string(cmd, "ScriptLocation", 0, 0, SCRIPT_MAX_LEN, 0, &s, e) != SL_OK)
         return SL_ECONFIG;
     if (!s || !*s)
         return sl_api_fail(e, 400, INVALID_INPUT,
                            "Command.ScriptLocation is required: the Lua script of the job");
     conc = 1;
-    if (exec && get_int(exec, "MaxConcurrentRuns", 1, INT_MEMBER_MAX, 1, &conc, e) != SL_OK)
+    if (exec && sl_api_get_int(exec, "MaxConcurrentRuns", 1, INT_MEMBER_MAX, 1, &conc, e) != SL_OK)
         return SL_ECONFIG;
     if (glue_version) {
         /* ^\w+\.\w+$ */
@@ -288,12 +143,12 @@ static int job_from_request(const json_t *def, const char *name, struct sl_catal
 
     extra = json_object();
     if (!extra)
-        return oom(e);
+        return sl_api_oom(e);
     for (size_t i = 0; i < SL_ARRAY_LEN(extra_members); i++) {
         json_t *v = json_object_get(def, extra_members[i]);
         if (v && !json_is_null(v) && json_object_set(extra, extra_members[i], v) != 0) {
             json_decref(extra);
-            return oom(e);
+            return sl_api_oom(e);
         }
     }
     j->extra = json_text(extra);
@@ -310,7 +165,7 @@ static int job_from_request(const json_t *def, const char *name, struct sl_catal
     j->command = json_text(cmd);
     if (!j->extra || !j->name || !j->role || !j->command || (desc && !j->description) ||
         (glue_version && !j->glue_version) || (worker_type && !j->worker_type))
-        return oom(e);
+        return sl_api_oom(e);
     char *args = NULL, *fixed = NULL;
     if (get_map_text(def, "DefaultArguments", &args, e) != SL_OK)
         return SL_ECONFIG;
@@ -323,7 +178,7 @@ static int job_from_request(const json_t *def, const char *name, struct sl_catal
     int bad = (args && !j->default_arguments) || (fixed && !j->non_overridable_arguments);
     free(args);
     free(fixed);
-    return bad ? oom(e) : SL_OK;
+    return bad ? sl_api_oom(e) : SL_OK;
 }
 
 /* ---- Job shapes in responses ---- */
@@ -401,8 +256,8 @@ static int op_create_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     struct sl_err err = {0};
     int rc = SL_ECONFIG;
 
-    if (get_string(in, "Name", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
-        get_object(in, "Tags", &tags, e) != SL_OK)
+    if (sl_api_get_string(in, "Name", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
+        sl_api_get_object(in, "Tags", &tags, e) != SL_OK)
         return SL_ECONFIG;
     if (job_from_request(in, name, &j, e) != SL_OK)
         goto done;
@@ -413,11 +268,11 @@ static int op_create_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
         if (err.code == SL_EEXIST)
             sl_api_fail(e, 400, "AlreadyExistsException", "Job %s already exists.", name);
         else
-            catalog_fail(ctx, "CreateJob", &err, e);
+            sl_api_catalog_fail(ctx, "CreateJob", &err, e);
         goto done;
     }
     *out = json_pack("{s:s}", "Name", name);
-    rc = *out ? SL_OK : oom(e);
+    rc = *out ? SL_OK : sl_api_oom(e);
 done:
     sl_catalog_job_cleanup(&j);
     return rc;
@@ -430,7 +285,7 @@ static int op_get_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     struct sl_catalog_job *j = NULL;
     struct sl_err err = {0};
 
-    if (get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK)
+    if (sl_api_get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -438,12 +293,12 @@ static int op_get_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     if (sl_catalog_job_get(c, name, &j, &err) != SL_OK) {
         if (err.code == SL_ENOTFOUND)
             return sl_api_fail(e, 400, NOT_FOUND, "Job %s not found", name);
-        return catalog_fail(ctx, "GetJob", &err, e);
+        return sl_api_catalog_fail(ctx, "GetJob", &err, e);
     }
     json_t *job = job_json(j);
     sl_catalog_job_free(j);
     *out = job ? json_pack("{s:o}", "Job", job) : NULL;
-    return *out ? SL_OK : oom(e);
+    return *out ? SL_OK : sl_api_oom(e);
 }
 
 static int op_get_jobs(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
@@ -458,16 +313,16 @@ static int op_get_jobs(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     json_t *list = NULL;
     int rc = SL_ECONFIG;
 
-    if (get_string(in, "NextToken", 0, 0, TOKEN_MAX_LEN, 0, &token, e) != SL_OK ||
-        get_int(in, "MaxResults", 1, JOBS_PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK)
+    if (sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
+        sl_api_get_int(in, "MaxResults", 1, JOBS_PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK)
         return SL_ECONFIG;
-    if (token && token[0] && !(after = token_decode(token, e)))
+    if (token && token[0] && !(after = sl_api_token_decode(token, e)))
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
         goto done;
     if (sl_catalog_job_list(c, after, (size_t)limit + 1, &jobs, &n, &err) != SL_OK) {
-        catalog_fail(ctx, "GetJobs", &err, e);
+        sl_api_catalog_fail(ctx, "GetJobs", &err, e);
         goto done;
     }
     int more = n > (size_t)limit;
@@ -480,13 +335,13 @@ static int op_get_jobs(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
         }
     *out = list ? json_pack("{s:o}", "Jobs", list) : NULL;
     if (!*out) {
-        oom(e);
+        sl_api_oom(e);
         goto done;
     }
     if (more) {
-        next = token_encode(jobs[n_page - 1].name, strlen(jobs[n_page - 1].name));
+        next = sl_api_token_encode(jobs[n_page - 1].name, strlen(jobs[n_page - 1].name));
         if (!next || json_object_set_new(*out, "NextToken", json_string(next)) != 0) {
-            oom(e);
+            sl_api_oom(e);
             goto done;
         }
     }
@@ -515,11 +370,11 @@ static int op_update_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     struct sl_err err = {0};
     int rc = SL_ECONFIG;
 
-    if (get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
-        get_object(in, "JobUpdate", &upd, e) != SL_OK)
+    if (sl_api_get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
+        sl_api_get_object(in, "JobUpdate", &upd, e) != SL_OK)
         return SL_ECONFIG;
     if (!upd)
-        return fail_null(e, "JobUpdate");
+        return sl_api_fail_null(e, "JobUpdate");
     if (job_from_request(upd, name, &j, e) != SL_OK)
         goto done;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
@@ -529,11 +384,11 @@ static int op_update_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
         if (err.code == SL_ENOTFOUND)
             sl_api_fail(e, 400, NOT_FOUND, "Job %s not found", name);
         else
-            catalog_fail(ctx, "UpdateJob", &err, e);
+            sl_api_catalog_fail(ctx, "UpdateJob", &err, e);
         goto done;
     }
     *out = json_pack("{s:s}", "JobName", name);
-    rc = *out ? SL_OK : oom(e);
+    rc = *out ? SL_OK : sl_api_oom(e);
 done:
     sl_catalog_job_cleanup(&j);
     return rc;
@@ -547,17 +402,17 @@ static int op_delete_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     struct sl_err err = {0};
     int deleted = 0;
 
-    if (get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK)
+    if (sl_api_get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
         return SL_ECONFIG;
     if (sl_catalog_job_delete(c, name, &deleted, &err) != SL_OK)
-        return catalog_fail(ctx, "DeleteJob", &err, e);
+        return sl_api_catalog_fail(ctx, "DeleteJob", &err, e);
     if (deleted)
         sl_log(SL_LOG_INFO, "[api req:%s] job \"%s\" deleted", sl_api_request_id(ctx), name);
     *out = json_pack("{s:s}", "JobName", name);
-    return *out ? SL_OK : oom(e);
+    return *out ? SL_OK : sl_api_oom(e);
 }
 
 /* ---- Bookmarks ---- */
@@ -595,8 +450,8 @@ static int op_get_job_bookmark(struct sl_api_ctx *ctx, const json_t *in, json_t 
     struct sl_catalog_bookmark *b = NULL;
     struct sl_err err = {0};
 
-    if (get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
-        get_string(in, "RunId", 0, 1, RUN_ID_MAX_LEN, 0, &run_id, e) != SL_OK)
+    if (sl_api_get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
+        sl_api_get_string(in, "RunId", 0, 1, RUN_ID_MAX_LEN, 0, &run_id, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -604,11 +459,11 @@ static int op_get_job_bookmark(struct sl_api_ctx *ctx, const json_t *in, json_t 
     if (sl_catalog_bookmark_get(c, name, &b, &err) != SL_OK) {
         if (err.code == SL_ENOTFOUND)
             return sl_api_fail(e, 400, NOT_FOUND, "Continuation for job %s not found", name);
-        return catalog_fail(ctx, "GetJobBookmark", &err, e);
+        return sl_api_catalog_fail(ctx, "GetJobBookmark", &err, e);
     }
     *out = bookmark_json(name, b);
     sl_catalog_bookmark_free(b);
-    return *out ? SL_OK : oom(e);
+    return *out ? SL_OK : sl_api_oom(e);
 }
 
 /* ResetJobBookmark needs a job definition or a bookmark; without RunId the
@@ -622,19 +477,19 @@ static int op_reset_job_bookmark(struct sl_api_ctx *ctx, const json_t *in, json_
     struct sl_catalog_job *j = NULL;
     struct sl_err err = {0};
 
-    if (get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
-        get_string(in, "RunId", 0, 1, RUN_ID_MAX_LEN, 0, &run_id, e) != SL_OK)
+    if (sl_api_get_string(in, "JobName", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK ||
+        sl_api_get_string(in, "RunId", 0, 1, RUN_ID_MAX_LEN, 0, &run_id, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
         return SL_ECONFIG;
     if (sl_catalog_job_get(c, name, &j, &err) != SL_OK) {
         if (err.code != SL_ENOTFOUND)
-            return catalog_fail(ctx, "ResetJobBookmark", &err, e);
+            return sl_api_catalog_fail(ctx, "ResetJobBookmark", &err, e);
         if (sl_catalog_bookmark_get(c, name, &b, &err) != SL_OK) {
             if (err.code == SL_ENOTFOUND)
                 return sl_api_fail(e, 400, NOT_FOUND, "Job %s not found", name);
-            return catalog_fail(ctx, "ResetJobBookmark", &err, e);
+            return sl_api_catalog_fail(ctx, "ResetJobBookmark", &err, e);
         }
         sl_catalog_bookmark_free(b);
         b = NULL;
@@ -644,13 +499,13 @@ static int op_reset_job_bookmark(struct sl_api_ctx *ctx, const json_t *in, json_
         if (err.code == SL_ENOTFOUND)
             return sl_api_fail(e, 400, NOT_FOUND, "Run %s of job %s has no bookmark", run_id,
                                name);
-        return catalog_fail(ctx, "ResetJobBookmark", &err, e);
+        return sl_api_catalog_fail(ctx, "ResetJobBookmark", &err, e);
     }
     if (sl_catalog_bookmark_get(c, name, &b, &err) != SL_OK && err.code != SL_ENOTFOUND)
-        return catalog_fail(ctx, "ResetJobBookmark", &err, e);
+        return sl_api_catalog_fail(ctx, "ResetJobBookmark", &err, e);
     *out = bookmark_json(name, b);
     sl_catalog_bookmark_free(b);
-    return *out ? SL_OK : oom(e);
+    return *out ? SL_OK : sl_api_oom(e);
 }
 
 /* ---- Table ---- */
