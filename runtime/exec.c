@@ -110,6 +110,26 @@ void xrun_fail(struct xrun *r, const struct sl_err *e)
     pthread_mutex_unlock(&r->err_mu);
 }
 
+/* write{max_errors = ...} of a database write, or -1 when it has none. */
+static double write_limit(const struct sl_plan_node *pn)
+{
+    if (pn->kind != SL_PLAN_WRITE)
+        return -1;
+    for (size_t i = 0; i < pn->n_options; i++)
+        if (strcmp(pn->options[i].key, "max_errors") == 0)
+            return strtod(pn->options[i].value, NULL);
+    return -1;
+}
+
+static bool limit_passed(double m, uint64_t rejected)
+{
+    if (m >= 1)
+        return (double)rejected > m;
+    if (m > 0)
+        return false; /* a fraction is decided at the end */
+    return rejected > 0;
+}
+
 static bool over_limit(const struct xrun *r, uint64_t rejected)
 {
     double m = r->o->max_errors;
@@ -134,9 +154,12 @@ int xrun_bad_row(struct xrun *r, int node, const char *object, int64_t line, int
                  const char *reason, const char *raw, size_t raw_len, struct sl_err *err)
 {
     const struct sl_plan_node *pn = &r->plan->nodes[node];
-    uint64_t n = atomic_fetch_add(&r->rows_rejected, 1) + 1;
-
-    atomic_fetch_add(&r->nodes[node].rows_rejected, 1);
+    atomic_fetch_add(&r->rows_rejected, 1);
+    uint64_t n_node = atomic_fetch_add(&r->nodes[node].rows_rejected, 1) + 1;
+    double own = write_limit(pn); /* a write with its own max_errors counts apart */
+    uint64_t n = atomic_load(&r->rows_rejected) - atomic_load(&r->rows_rejected_own);
+    if (own >= 0)
+        atomic_fetch_add(&r->rows_rejected_own, 1);
     if (pn->kind == SL_PLAN_SOURCE_PATH || pn->kind == SL_PLAN_SOURCE_CATALOG) {
         atomic_fetch_add(&r->rows_read, 1); /* read, then rejected */
         atomic_fetch_add(&r->nodes[node].rows_in, 1);
@@ -179,7 +202,17 @@ int xrun_bad_row(struct xrun *r, int node, const char *object, int64_t line, int
         }
     }
     pthread_mutex_unlock(&r->bad_mu);
-    if (over_limit(r, n)) {
+    if (own >= 0 && limit_passed(own, n_node)) {
+        struct sl_err e = {0};
+        sl_err_set(&e, SL_EPARSE,
+                   "too many bad rows at the write of line %d (%" PRIu64 " > its max_errors %g); "
+                   "first: %s",
+                   pn->line, n_node, own, r->first_bad);
+        xrun_fail(r, &e);
+        *err = e;
+        return SL_EPARSE;
+    }
+    if (own < 0 && over_limit(r, n)) {
         struct sl_err e = {0};
         sl_err_set(&e, SL_EPARSE, "too many bad rows (%" PRIu64 " > max_errors %g); first: %s", n,
                    r->o->max_errors, r->first_bad);
@@ -966,8 +999,19 @@ int sl_exec_run(const struct sl_exec_opts *o, struct sl_exec_result *res, struct
                 xwide_free(r, prod);
         }
     }
+    for (size_t i = 0; rc == SL_OK && i < plan->n_nodes; i++) {
+        double own = write_limit(&plan->nodes[i]);
+        uint64_t rej = atomic_load(&r->nodes[i].rows_rejected);
+        uint64_t in = atomic_load(&r->nodes[i].rows_in);
+        if (own > 0 && own < 1 && rej > 0 && (double)rej > own * (double)(in ? in : 1))
+            rc = sl_err_set(err, SL_EPARSE,
+                            "too many bad rows at the write of line %d (%" PRIu64 " of %" PRIu64
+                            " rows > its max_errors %g)",
+                            plan->nodes[i].line, rej, in, own);
+    }
     if (rc == SL_OK && o->max_errors > 0 && o->max_errors < 1) {
-        uint64_t rej = atomic_load(&r->rows_rejected), in = atomic_load(&r->rows_read);
+        uint64_t rej = atomic_load(&r->rows_rejected) - atomic_load(&r->rows_rejected_own),
+                 in = atomic_load(&r->rows_read);
         if (rej > 0 && (double)rej > o->max_errors * (double)(in ? in : 1))
             rc = sl_err_set(err, SL_EPARSE,
                             "too many bad rows (%" PRIu64 " of %" PRIu64

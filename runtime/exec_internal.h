@@ -175,6 +175,7 @@ struct xrun {
     FILE *bad_file;               /* in spill_dir */
     char *bad_path;               /* owned */
     _Atomic uint64_t rows_rejected;
+    _Atomic uint64_t rows_rejected_own; /* of them, charged to writes with their own max_errors */
     _Atomic uint64_t rows_read, bytes_read, rows_written;
     char first_bad[512];
 

@@ -1105,11 +1105,11 @@ static void add_option(lua_State *L, struct sl_plan_builder *b, struct sl_plan_n
 static void db_options(lua_State *L, struct sl_plan_builder *b, struct sl_plan_node *n, int arg,
                        int spec)
 {
-    static const char *const names[] = {"mode",     "create",  "add_columns", "stage",
-                                        "iam_role", "execute", NULL};
+    static const char *const names[] = {"mode",    "create",     "add_columns", "stage",
+                                        "iam_role", "execute", "max_errors",  NULL};
     for (const char *const *k = names; *k; k++) {
         int t = lua_getfield(L, spec, *k);
-        if (t == LUA_TSTRING || t == LUA_TBOOLEAN) {
+        if (t == LUA_TSTRING || t == LUA_TBOOLEAN || t == LUA_TNUMBER) {
             if (t == LUA_TBOOLEAN)
                 add_option(L, b, n, *k, lua_toboolean(L, -1) ? "true" : "false");
             else
@@ -1152,7 +1152,7 @@ static int write_node(lua_State *L, struct sl_plan_builder *b, int input, int ar
 {
     static const char *const keys[] = {"to", "format", "compression", "partition_keys", "mode",
                                        "keys", "create", "add_columns", "stage", "iam_role",
-                                       "execute", NULL};
+                                       "execute", "max_errors", NULL};
     spec = lua_absindex(L, spec);
     struct sl_plan_node *n = node_begin(L, b, SL_PLAN_WRITE, input);
 

@@ -110,6 +110,12 @@ static int check_db_write(const struct sl_plan_node *n, struct sl_err *err)
                 return sl_err_set(err, SL_ECONFIG, "%s must be true or false", k);
             if (strcmp(k, "execute") == 0 && !redshift)
                 return sl_err_set(err, SL_ECONFIG, "execute is for redshift:// targets");
+        } else if (strcmp(k, "max_errors") == 0) {
+            char *end;
+            double m = strtod(v, &end);
+            if (!*v || *end || !(m >= 0) || m > 1e15)
+                return sl_err_set(err, SL_ECONFIG,
+                                  "max_errors must be a count or a fraction below 1, got \"%s\"", v);
         } else if (strcmp(k, "stage") == 0 || strcmp(k, "iam_role") == 0) {
             if (!redshift)
                 return sl_err_set(err, SL_ECONFIG, "%s is for redshift:// targets", k);

@@ -87,6 +87,23 @@ check bad_rows_under_limit_load test "$(rc bad2) $(sql "SELECT string_agg(id::te
 check bad_rows_reported test "$(wc -l <"$work/bad.jsonl")" = 2
 check bad_row_reason grep -q 'out of range' "$work/bad.jsonl"
 
+# ---- write{max_errors = N}: bad rows at a database write count against its own limit
+sql "CREATE TABLE $S.strict2 (id integer, name varchar(5))"
+for lim in 1 2; do
+cat >"$work/wlim$lim.lua" <<EOF
+job { name = "wlim" }
+function main(ctx)
+  sluice.from_path{ uri = "$work/strict_bad.csv", format = "csv" }
+    :write{ to = "postgres:$S.strict2", max_errors = $lim }
+end
+EOF
+done
+run wlim1 run "$work/wlim1.lua"
+check write_max_errors_over test "$(rc wlim1) $(sql "SELECT count(*) FROM $S.strict2")" = "1 0"
+check write_max_errors_message grep -q "its max_errors 1" "$work/wlim1.err"
+run wlim2 run "$work/wlim2.lua"
+check write_max_errors_under test "$(rc wlim2) $(jget "$work/wlim2.json" 'd.rows_rejected') $(sql "SELECT count(*) FROM $S.strict2")" = "0 2 2"
+
 # ---- identifiers are quoted; an injection attempt is refused or harmless
 run quoted load "$work/fruit.csv" --into "postgres:$S.\"My Table\""
 check quoted_identifier test "$(rc quoted) $(sql "SELECT count(*) FROM $S.\"My Table\"")" = "0 3"

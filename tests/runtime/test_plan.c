@@ -461,7 +461,7 @@ TEST(argument_errors)
         {"  t:write{ to = 'o/', moed = 'merge' }\n",
          "jobs/x.lua:4: bad argument #1 to 'write' (unknown key \"moed\" (known: to, format, "
          "compression, partition_keys, mode, keys, create, add_columns, stage, iam_role, "
-         "execute))"},
+         "execute, max_errors))"},
         {"  t:write{ to = 'postgres:a.b', mode = 'merge' }\n",
          "jobs/x.lua:4: bad argument #1 to 'write' (mode = \"merge\" needs keys = {...})"},
         {"  t:write{ to = 'postgres:a.b', partition_keys = {'a'} }\n",
