@@ -56,10 +56,10 @@ static int check_object(const char *what, const char *text, int strings_only, js
     if (strings_only)
         json_object_foreach(o, k, v)
         {
-            if (!json_is_string(v)) {
+            if (!json_is_string(v)) { /* k lives in o: message first, then free */
+                sl_err_set(err, SL_ECONFIG, "%s: value of \"%.64s\" is not a string", what, k);
                 json_decref(o);
-                return sl_err_set(err, SL_ECONFIG, "%s: value of \"%.64s\" is not a string",
-                                  what, k);
+                return SL_ECONFIG;
             }
         }
     *out = o;
