@@ -15,78 +15,12 @@
 #include "runtime/alloc.h"
 #include "runtime/catalog.h"
 #include "tests/test.h"
+#include "tests/pg_test.h"
 
 /* ---- Fresh databases ---- */
 
 static char created_dbs[16][64];
 static int n_created;
-
-/* Runs one SQL statement on the server of SLUICE_CATALOG (or on conninfo). */
-static int admin_exec(const char *conninfo, const char *sql)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    int ok = 0;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-        if (!ok)
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    } else {
-        printf("#   connect: %s", PQerrorMessage(pg));
-    }
-    PQfinish(pg);
-    return ok;
-}
-
-/* First value of a query on conninfo, as a long (-1 on error). */
-static long query_long(const char *conninfo, const char *sql)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    long v = -1;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-            v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        else
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    }
-    PQfinish(pg);
-    return v;
-}
-
-/* SLUICE_CATALOG with dbname replaced, as a key='value' string (owned). */
-static char *conninfo_for(const char *dbname)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(getenv("SLUICE_CATALOG"), &perr);
-    char buf[4096];
-    size_t o = 0;
-
-    if (!opts) {
-        PQfreemem(perr);
-        return NULL;
-    }
-    for (PQconninfoOption *op = opts; op->keyword; op++) {
-        const char *v = strcmp(op->keyword, "dbname") == 0 ? dbname : op->val;
-        if (!v)
-            continue;
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s='", op->keyword);
-        for (; *v && o + 4 < sizeof buf; v++) {
-            if (*v == '\'' || *v == '\\')
-                buf[o++] = '\\';
-            buf[o++] = *v;
-        }
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "' ");
-    }
-    if (!strstr(buf, "dbname="))
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "dbname='%s'", dbname);
-    PQconninfoFree(opts);
-    return sl_strdup(buf);
-}
 
 /* Creates a fresh database and returns a connection string for it (owned). */
 static char *fresh_db(void)
@@ -99,9 +33,9 @@ static char *fresh_db(void)
     snprintf(created_dbs[n_created], sizeof created_dbs[0], "sl_test_%ld_%d", (long)getpid(),
              n_created);
     snprintf(sql, sizeof sql, "CREATE DATABASE \"%.63s\"", created_dbs[n_created]);
-    if (!admin_exec(getenv("SLUICE_CATALOG"), sql))
+    if (!pg_test_exec(getenv("SLUICE_CATALOG"), sql))
         return NULL;
-    ci = conninfo_for(created_dbs[n_created]);
+    ci = pg_test_conninfo_for(getenv("SLUICE_CATALOG"), created_dbs[n_created]);
     n_created++;
     return ci;
 }
@@ -112,14 +46,8 @@ static void drop_dbs(void)
         char sql[160];
         snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%.63s\" WITH (FORCE)",
                  created_dbs[i]);
-        admin_exec(getenv("SLUICE_CATALOG"), sql);
+        pg_test_exec(getenv("SLUICE_CATALOG"), sql);
     }
-}
-
-static int have_pg(void)
-{
-    const char *ci = getenv("SLUICE_CATALOG");
-    return ci && *ci;
 }
 
 /* The shared database of the model tests, migrated once. */
@@ -130,7 +58,7 @@ static struct sl_catalog *model_catalog(void)
 {
     struct sl_err err = { 0 };
 
-    if (!model && have_pg()) {
+    if (!model && pg_test_have()) {
         model_ci = fresh_db();
         if (model_ci)
             model = sl_catalog_open_conninfo(model_ci, &err);
@@ -251,7 +179,7 @@ TEST(migrations_are_idempotent)
     struct sl_catalog *c;
     int version = 0, applied = -1;
 
-    if (!have_pg())
+    if (!pg_test_have())
         SKIP("SLUICE_CATALOG is not set");
     ci = fresh_db();
     CHECK(ci != NULL);
@@ -266,8 +194,8 @@ TEST(migrations_are_idempotent)
     }
     CHECK_OK(sl_catalog_schema_version(c, &version, &err), &err);
     CHECK(version == sl_catalog_schema_latest());
-    long n1 = query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"");
-    long t1 = query_long(ci, "SELECT floor(extract(epoch FROM max(\"applied_at\")) * 1e6)::int8 "
+    long n1 = pg_test_query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"");
+    long t1 = pg_test_query_long(ci, "SELECT floor(extract(epoch FROM max(\"applied_at\")) * 1e6)::int8 "
                              "FROM \"sluice\".\"schema_migrations\"");
     CHECK(n1 == sl_catalog_schema_latest());
     /* again, on the same connection and with a new one */
@@ -277,10 +205,10 @@ TEST(migrations_are_idempotent)
     c = sl_catalog_open_conninfo(ci, &err);
     CHECK(c != NULL);
     sl_catalog_free(c);
-    CHECK(query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"") == n1);
-    CHECK(query_long(ci, "SELECT floor(extract(epoch FROM max(\"applied_at\")) * 1e6)::int8 "
+    CHECK(pg_test_query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"") == n1);
+    CHECK(pg_test_query_long(ci, "SELECT floor(extract(epoch FROM max(\"applied_at\")) * 1e6)::int8 "
                          "FROM \"sluice\".\"schema_migrations\"") == t1);
-    CHECK(query_long(ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'") == 14);
+    CHECK(pg_test_query_long(ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'") == 14);
     sl_free(ci);
 }
 
@@ -290,7 +218,7 @@ TEST(concurrent_first_open_migrates_once)
     pid_t pids[N_CHILDREN];
     char *ci;
 
-    if (!have_pg())
+    if (!pg_test_have())
         SKIP("SLUICE_CATALOG is not set");
     ci = fresh_db();
     CHECK(ci != NULL);
@@ -314,9 +242,9 @@ TEST(concurrent_first_open_migrates_once)
         CHECK(pids[i] > 0 && waitpid(pids[i], &ws, 0) == pids[i]);
         CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
     }
-    CHECK(query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"") ==
+    CHECK(pg_test_query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"") ==
           sl_catalog_schema_latest());
-    CHECK(query_long(ci, "SELECT count(DISTINCT \"version\") "
+    CHECK(pg_test_query_long(ci, "SELECT count(DISTINCT \"version\") "
                          "FROM \"sluice\".\"schema_migrations\"") == sl_catalog_schema_latest());
     sl_free(ci);
 }
@@ -328,7 +256,7 @@ TEST(newer_catalog_is_a_clear_config_error)
     char sql[200];
     char *ci;
 
-    if (!have_pg())
+    if (!pg_test_have())
         SKIP("SLUICE_CATALOG is not set");
     ci = fresh_db();
     CHECK(ci != NULL);
@@ -341,7 +269,7 @@ TEST(newer_catalog_is_a_clear_config_error)
              "INSERT INTO \"sluice\".\"schema_migrations\" (\"version\", \"name\") "
              "VALUES (%d, 'x')",
              sl_catalog_schema_latest() + 41);
-    CHECK(admin_exec(ci, sql));
+    CHECK(pg_test_exec(ci, sql));
     c = sl_catalog_open_conninfo(ci, &err);
     CHECK(c == NULL);
     sl_catalog_free(c);
@@ -934,12 +862,12 @@ TEST(deletes_cascade)
              "\"sluice\".\"catalog_table\" t ON t.\"id\" = v.\"table_id\" "
              "JOIN \"sluice\".\"catalog_database\" d ON d.\"id\" = t.\"database_id\" "
              "WHERE d.\"name\" = 'gone')");
-    long before = query_long(model_ci, sql);
+    long before = pg_test_query_long(model_ci, sql);
     CHECK(before % 1000 == 1); /* t2's version */
     CHECK_OK(sl_catalog_database_delete(c, "gone", &err), &err);
     CHECK(sl_catalog_database_get(c, "gone", &db, &err) == SL_ENOTFOUND);
-    CHECK(query_long(model_ci, sql) == before - 1000 - 1); /* t2's partition and version */
-    CHECK(query_long(model_ci, "SELECT count(*) FROM \"sluice\".\"catalog_column\" c "
+    CHECK(pg_test_query_long(model_ci, sql) == before - 1000 - 1); /* t2's partition and version */
+    CHECK(pg_test_query_long(model_ci, "SELECT count(*) FROM \"sluice\".\"catalog_column\" c "
                                "LEFT JOIN \"sluice\".\"catalog_table\" t ON t.\"id\" = "
                                "c.\"table_id\" WHERE t.\"id\" IS NULL") == 0);
     sl_catalog_partition_cleanup(&p);

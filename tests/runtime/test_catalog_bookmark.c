@@ -15,6 +15,7 @@
 #include "runtime/alloc.h"
 #include "runtime/catalog.h"
 #include "tests/test.h"
+#include "tests/pg_test.h"
 
 /* ---- The test database ---- */
 
@@ -22,94 +23,20 @@ static char db_name[64];
 static char *db_ci;               /* owned */
 static struct sl_catalog *cat;    /* on db_ci */
 
-static int have_pg(void)
-{
-    const char *ci = getenv("SLUICE_CATALOG");
-    return ci && *ci;
-}
-
-/* Runs one statement on conninfo; 1 when it succeeded. */
-static int admin_exec(const char *conninfo, const char *sql)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    int ok = 0;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-        if (!ok)
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    } else {
-        printf("#   connect: %s", PQerrorMessage(pg));
-    }
-    PQfinish(pg);
-    return ok;
-}
-
-/* First value of a query on the test database as a long (-1 on error). */
-static long query_long(const char *sql)
-{
-    PGconn *pg = PQconnectdb(db_ci);
-    long v = -1;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-            v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        else
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    }
-    PQfinish(pg);
-    return v;
-}
-
-/* SLUICE_CATALOG with its dbname replaced (owned), as key='value' pairs. */
-static char *conninfo_for(const char *dbname)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(getenv("SLUICE_CATALOG"), &perr);
-    char buf[4096];
-    size_t o = 0;
-
-    if (!opts) {
-        PQfreemem(perr);
-        return NULL;
-    }
-    buf[0] = '\0';
-    for (PQconninfoOption *op = opts; op->keyword; op++) {
-        const char *v = strcmp(op->keyword, "dbname") == 0 ? dbname : op->val;
-        if (!v || o + 16 + strlen(op->keyword) >= sizeof buf)
-            continue;
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s='", op->keyword);
-        for (; *v && o + 4 < sizeof buf; v++) {
-            if (*v == '\'' || *v == '\\')
-                buf[o++] = '\\';
-            buf[o++] = *v;
-        }
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "' ");
-    }
-    PQconninfoFree(opts);
-    if (!strstr(buf, "dbname="))
-        snprintf(buf + o, sizeof buf - o, "dbname='%s'", dbname);
-    return sl_strdup(buf);
-}
-
 /* The migrated test catalog, created on first use; NULL without a server. */
 static struct sl_catalog *catalog(void)
 {
     struct sl_err err = { 0 };
     char sql[128];
 
-    if (cat || !have_pg())
+    if (cat || !pg_test_have())
         return cat;
     if (!db_ci) {
         snprintf(db_name, sizeof db_name, "sl_bm_%ld", (long)getpid());
         snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", db_name);
-        if (!admin_exec(getenv("SLUICE_CATALOG"), sql))
+        if (!pg_test_exec(getenv("SLUICE_CATALOG"), sql))
             return NULL;
-        db_ci = conninfo_for(db_name);
+        db_ci = pg_test_conninfo_for(getenv("SLUICE_CATALOG"), db_name);
     }
     if (db_ci)
         cat = sl_catalog_open_conninfo(db_ci, &err);
@@ -125,7 +52,7 @@ static void drop_db(void)
     if (!db_name[0])
         return;
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", db_name);
-    admin_exec(getenv("SLUICE_CATALOG"), sql);
+    pg_test_exec(getenv("SLUICE_CATALOG"), sql);
 }
 
 static long history_rows(const char *job)
@@ -134,7 +61,7 @@ static long history_rows(const char *job)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM \"sluice\".\"job_bookmark_history\" WHERE \"job_name\" = '%s'",
              job);
-    return query_long(sql);
+    return pg_test_query_long(db_ci, sql);
 }
 
 /* The bookmark's state, or "(none)" / "(error)" (static buffer). */
@@ -171,9 +98,9 @@ TEST(migration_2_creates_the_bookmark_tables)
     CHECK(sl_catalog_schema_latest() >= 2);
     CHECK_OK(sl_catalog_schema_version(c, &version, &err), &err);
     CHECK(version == sl_catalog_schema_latest());
-    CHECK(query_long("SELECT count(*) FROM \"sluice\".\"schema_migrations\""
+    CHECK(pg_test_query_long(db_ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\""
                      " WHERE \"version\" = 2 AND \"name\" = 'job_bookmarks'") == 1);
-    CHECK(query_long("SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'"
+    CHECK(pg_test_query_long(db_ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'"
                      " AND tablename IN ('job_bookmark', 'job_bookmark_history')") == 2);
 }
 
@@ -493,7 +420,7 @@ TEST(commit_conn_goes_with_the_callers_transaction)
     CHECK_STR(state_of(c, "conn", &version), "{\"v\": 1}");
     CHECK(version == 1);
     CHECK(history_rows("conn") == 1);
-    CHECK(query_long("SELECT count(*) FROM \"public\".\"conn_target\"") == 0);
+    CHECK(pg_test_query_long(db_ci, "SELECT count(*) FROM \"public\".\"conn_target\"") == 0);
 
     /* committed with it */
     CHECK(pg_ok(pg, "BEGIN"));
@@ -510,7 +437,7 @@ TEST(commit_conn_goes_with_the_callers_transaction)
     }
     sl_catalog_bookmark_free(b);
     CHECK(history_rows("conn") == 2);
-    CHECK(query_long("SELECT count(*) FROM \"public\".\"conn_target\"") == 1);
+    CHECK(pg_test_query_long(db_ci, "SELECT count(*) FROM \"public\".\"conn_target\"") == 1);
 
     /* a first commit (no bookmark yet) works the same way */
     CHECK(pg_ok(pg, "BEGIN"));
@@ -595,8 +522,8 @@ TEST(commit_conn_needs_the_catalog_schema)
     SKIP_WITHOUT_PG(c);
     snprintf(bare, sizeof bare, "%s_bare", db_name);
     snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", bare);
-    CHECK(admin_exec(getenv("SLUICE_CATALOG"), sql));
-    ci = conninfo_for(bare);
+    CHECK(pg_test_exec(getenv("SLUICE_CATALOG"), sql));
+    ci = pg_test_conninfo_for(getenv("SLUICE_CATALOG"), bare);
     pg = ci ? PQconnectdb(ci) : NULL;
     CHECKF(pg && PQstatus(pg) == CONNECTION_OK, "%s", pg ? PQerrorMessage(pg) : "no conninfo");
     if (pg && PQstatus(pg) == CONNECTION_OK) {
@@ -610,7 +537,7 @@ TEST(commit_conn_needs_the_catalog_schema)
     PQfinish(pg);
     sl_free(ci);
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", bare);
-    CHECK(admin_exec(getenv("SLUICE_CATALOG"), sql));
+    CHECK(pg_test_exec(getenv("SLUICE_CATALOG"), sql));
 }
 
 /* ---- Concurrency: each thread has its own catalog connection ---- */

@@ -13,6 +13,7 @@
 #include "runtime/alloc.h"
 #include "runtime/catalog.h"
 #include "tests/test.h"
+#include "tests/pg_test.h"
 
 /* ---- The test database ---- */
 
@@ -20,94 +21,20 @@ static char db_name[64];
 static char *db_ci;               /* owned */
 static struct sl_catalog *cat;    /* on db_ci */
 
-static int have_pg(void)
-{
-    const char *ci = getenv("SLUICE_CATALOG");
-    return ci && *ci;
-}
-
-/* Runs one statement on conninfo; 1 when it succeeded. */
-static int admin_exec(const char *conninfo, const char *sql)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    int ok = 0;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-        if (!ok)
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    } else {
-        printf("#   connect: %s", PQerrorMessage(pg));
-    }
-    PQfinish(pg);
-    return ok;
-}
-
-/* First value of a query on the test database as a long (-1 on error). */
-static long query_long(const char *sql)
-{
-    PGconn *pg = PQconnectdb(db_ci);
-    long v = -1;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-            v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        else
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    }
-    PQfinish(pg);
-    return v;
-}
-
-/* SLUICE_CATALOG with its dbname replaced (owned), as key='value' pairs. */
-static char *conninfo_for(const char *dbname)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(getenv("SLUICE_CATALOG"), &perr);
-    char buf[4096];
-    size_t o = 0;
-
-    if (!opts) {
-        PQfreemem(perr);
-        return NULL;
-    }
-    buf[0] = '\0';
-    for (PQconninfoOption *op = opts; op->keyword; op++) {
-        const char *v = strcmp(op->keyword, "dbname") == 0 ? dbname : op->val;
-        if (!v || o + 16 + strlen(op->keyword) >= sizeof buf)
-            continue;
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s='", op->keyword);
-        for (; *v && o + 4 < sizeof buf; v++) {
-            if (*v == '\'' || *v == '\\')
-                buf[o++] = '\\';
-            buf[o++] = *v;
-        }
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "' ");
-    }
-    PQconninfoFree(opts);
-    if (!strstr(buf, "dbname="))
-        snprintf(buf + o, sizeof buf - o, "dbname='%s'", dbname);
-    return sl_strdup(buf);
-}
-
 /* The migrated test catalog, created on first use; NULL without a server. */
 static struct sl_catalog *catalog(void)
 {
     struct sl_err err = { 0 };
     char sql[128];
 
-    if (cat || !have_pg())
+    if (cat || !pg_test_have())
         return cat;
     if (!db_ci) {
         snprintf(db_name, sizeof db_name, "sl_job_%ld", (long)getpid());
         snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", db_name);
-        if (!admin_exec(getenv("SLUICE_CATALOG"), sql))
+        if (!pg_test_exec(getenv("SLUICE_CATALOG"), sql))
             return NULL;
-        db_ci = conninfo_for(db_name);
+        db_ci = pg_test_conninfo_for(getenv("SLUICE_CATALOG"), db_name);
     }
     if (db_ci)
         cat = sl_catalog_open_conninfo(db_ci, &err);
@@ -123,7 +50,7 @@ static void drop_db(void)
     if (!db_name[0])
         return;
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", db_name);
-    admin_exec(getenv("SLUICE_CATALOG"), sql);
+    pg_test_exec(getenv("SLUICE_CATALOG"), sql);
 }
 
 /* A job with the given name and script (fields borrowed: not to be cleaned). */
@@ -149,7 +76,7 @@ TEST(migration_3_creates_the_job_table)
     struct sl_err err = { 0 };
     CHECK_OK(sl_catalog_schema_version(c, &version, &err), &err);
     CHECK(version >= 3);
-    CHECK(query_long("SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice' AND "
+    CHECK(pg_test_query_long(db_ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice' AND "
                      "tablename = 'job'") == 1);
 }
 

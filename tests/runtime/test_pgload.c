@@ -23,6 +23,7 @@
 #include "runtime/batch.h"
 #include "runtime/pgload.h"
 #include "tests/test.h"
+#include "tests/pg_test.h"
 
 /* ---- The test database ---- */
 
@@ -30,54 +31,6 @@ static char db_name[64];
 static char role_name[64];
 static char *admin_ci; /* owned: the original SLUICE_CATALOG */
 static char *db_ci;    /* owned: the test database */
-
-static int admin_exec(const char *conninfo, const char *sql)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    int ok = 0;
-
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *r = PQexec(pg, sql);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-        if (!ok)
-            printf("#   %s: %s", sql, PQerrorMessage(pg));
-        PQclear(r);
-    } else {
-        printf("#   connect: %s", PQerrorMessage(pg));
-    }
-    PQfinish(pg);
-    return ok;
-}
-
-static char *conninfo_for(const char *base, const char *dbname)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(base, &perr);
-    char buf[4096];
-    size_t o = 0;
-
-    if (!opts) {
-        PQfreemem(perr);
-        return NULL;
-    }
-    buf[0] = '\0';
-    for (PQconninfoOption *op = opts; op->keyword; op++) {
-        const char *v = strcmp(op->keyword, "dbname") == 0 ? dbname : op->val;
-        if (!v || o + 16 + strlen(op->keyword) >= sizeof buf)
-            continue;
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s='", op->keyword);
-        for (; *v && o + 4 < sizeof buf; v++) {
-            if (*v == '\'' || *v == '\\')
-                buf[o++] = '\\';
-            buf[o++] = *v;
-        }
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "' ");
-    }
-    PQconninfoFree(opts);
-    if (!strstr(buf, "dbname="))
-        snprintf(buf + o, sizeof buf - o, "dbname='%s'", dbname);
-    return sl_strdup(buf);
-}
 
 /* The test database, created on first use; 0 without a server. */
 static int have_db(void)
@@ -95,11 +48,11 @@ static int have_db(void)
     snprintf(db_name, sizeof db_name, "sl_pgload_%ld", (long)getpid());
     snprintf(role_name, sizeof role_name, "sl_pgload_reader_%ld", (long)getpid());
     snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", db_name);
-    if (!admin_exec(admin_ci, sql))
+    if (!pg_test_exec(admin_ci, sql))
         return 0;
     snprintf(sql, sizeof sql, "CREATE ROLE \"%s\" NOLOGIN", role_name);
-    admin_exec(admin_ci, sql);
-    db_ci = conninfo_for(admin_ci, db_name);
+    pg_test_exec(admin_ci, sql);
+    db_ci = pg_test_conninfo_for(admin_ci, db_name);
     if (!db_ci)
         return 0;
     setenv("SLUICE_CATALOG", db_ci, 1);
@@ -113,14 +66,14 @@ static void drop_db(void)
     if (!db_name[0] || !admin_ci)
         return;
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", db_name);
-    admin_exec(admin_ci, sql);
+    pg_test_exec(admin_ci, sql);
     snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS \"%s\"", role_name);
-    admin_exec(admin_ci, sql);
+    pg_test_exec(admin_ci, sql);
 }
 
 static int sql(const char *text)
 {
-    return admin_exec(db_ci, text);
+    return pg_test_exec(db_ci, text);
 }
 
 /* All rows of a query as text: fields joined by '|', rows by '\n', NULL as
