@@ -30,25 +30,6 @@ static void quiet_notice(void *arg, const char *message)
     (void)message;
 }
 
-/* Copies libpq's message into out on one line (newlines and tabs become
- * spaces, trailing space dropped), with secrets masked. */
-static void one_line(const char *msg, char *out, size_t out_len)
-{
-    char tmp[512];
-    size_t o = 0;
-
-    for (const char *p = msg ? msg : ""; *p && o + 1 < sizeof tmp; p++) {
-        char ch = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
-        if (ch == ' ' && (o == 0 || tmp[o - 1] == ' '))
-            continue;
-        tmp[o++] = ch;
-    }
-    while (o > 0 && tmp[o - 1] == ' ')
-        o--;
-    tmp[o] = '\0';
-    sl_redact(tmp, out, out_len);
-}
-
 /* Connects without migrating. The conninfo goes through libpq's "expand
  * dbname" rule: its settings override the defaults before it (connect_timeout,
  * application_name), so a connection string naming its own application_name
@@ -64,7 +45,7 @@ static PGconn *connect_pg(const char *conninfo, struct sl_err *err)
         PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
         if (!opts) {
             char why[256];
-            one_line(perr ? perr : "out of memory", why, sizeof why);
+            sl_redact_line(perr ? perr : "out of memory", why, sizeof why);
             PQfreemem(perr);
             sl_err_set(err, SL_ECONFIG, "invalid catalog connection string: %s", why);
             return NULL;
@@ -79,7 +60,7 @@ static PGconn *connect_pg(const char *conninfo, struct sl_err *err)
     if (PQstatus(pg) != CONNECTION_OK) {
         char why[400];
         const char *host = PQhost(pg);
-        one_line(PQerrorMessage(pg), why, sizeof why);
+        sl_redact_line(PQerrorMessage(pg), why, sizeof why);
         /* the target is described by its parts, never by the raw string, which
          * may hold a password */
         sl_err_set(err, SL_ETRANSIENT,
@@ -194,14 +175,14 @@ PGresult *sl_catalog_query(PGconn *pg, const char *sql, int n, const char *const
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     if (!r || PQstatus(pg) != CONNECTION_OK) {
-        one_line(PQerrorMessage(pg), why, sizeof why);
+        sl_redact_line(PQerrorMessage(pg), why, sizeof why);
         sl_err_set(err, SL_ETRANSIENT, "could not query catalog: %s",
                    why[0] ? why : "connection lost");
     } else {
         const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         enum sl_code code = code_of_state(state);
-        one_line(primary ? primary : PQresultErrorMessage(r), why, sizeof why);
+        sl_redact_line(primary ? primary : PQresultErrorMessage(r), why, sizeof why);
         sl_err_set(err, code, "%s %s (SQLSTATE %s)",
                    code == SL_ETRANSIENT ? "could not query catalog:" : "catalog query failed:",
                    why, state ? state : "?");

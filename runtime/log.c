@@ -220,3 +220,20 @@ char *sl_redact(const char *s, char *out, size_t out_len)
 #undef PUT
     return out;
 }
+
+void sl_redact_line(const char *msg, char *out, size_t out_len)
+{
+    char tmp[600];
+    size_t o = 0;
+
+    for (const char *p = msg ? msg : ""; *p && o + 1 < sizeof tmp; p++) {
+        char ch = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+        if (ch == ' ' && (o == 0 || tmp[o - 1] == ' '))
+            continue;
+        tmp[o++] = ch;
+    }
+    while (o > 0 && tmp[o - 1] == ' ')
+        o--;
+    tmp[o] = '\0';
+    sl_redact(tmp, out, out_len);
+}

@@ -45,5 +45,9 @@ int sl_log_level_parse(const char *s);
  * headers, X-Amz-Signature / X-Amz-Credential query parameters and the password
  * part of a URI's userinfo. Returns out. */
 char *sl_redact(const char *s, char *out, size_t out_len);
+/* sl_redact of msg put on one line first (line breaks and tabs become single
+ * spaces, leading and trailing space dropped; at most 600 bytes of msg): for
+ * server messages (libpq's) inside our own. NULL msg is "". */
+void sl_redact_line(const char *msg, char *out, size_t out_len);
 
 #endif

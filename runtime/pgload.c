@@ -43,35 +43,6 @@ static void quiet_notice(void *arg, const char *message)
     (void)message;
 }
 
-void pgl_one_line(const char *msg, char *out, size_t out_len)
-{
-    char tmp[600];
-    size_t o = 0;
-
-    for (const char *p = msg ? msg : ""; *p && o + 1 < sizeof tmp; p++) {
-        char ch = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
-        if (ch == ' ' && (o == 0 || tmp[o - 1] == ' '))
-            continue;
-        tmp[o++] = ch;
-    }
-    while (o > 0 && tmp[o - 1] == ' ')
-        o--;
-    tmp[o] = '\0';
-    pgl_redact(tmp, out, out_len);
-}
-
-void pgl_redact(const char *s, char *out, size_t out_len)
-{
-    /* sl_redact must never fill its output (it can spin when it does: a
-     * PUT(*p++) that stops advancing at a full buffer), so it gets room for
-     * every byte tripled ("x" -> "***") and the result is cut afterwards */
-    char big[3 * 600 + 1];
-    char cut[600];
-    snprintf(cut, sizeof cut, "%s", s);
-    sl_redact(cut, big, sizeof big);
-    snprintf(out, out_len, "%s", big);
-}
-
 PGconn *pgl_connect(const char *conninfo, const char *app_name, struct sl_err *err)
 {
     /* dbname expands conninfo: its settings override connect_timeout, while
@@ -87,7 +58,7 @@ PGconn *pgl_connect(const char *conninfo, const char *app_name, struct sl_err *e
     }
     if (PQstatus(pg) != CONNECTION_OK) {
         const char *host = PQhost(pg);
-        pgl_one_line(PQerrorMessage(pg), why, sizeof why);
+        sl_redact_line(PQerrorMessage(pg), why, sizeof why);
         /* described by its parts: the raw string may hold a password */
         sl_err_set(err, SL_ETRANSIENT, "could not connect (host=%s port=%s dbname=%s user=%s): %s",
                    host && *host ? host : "(default)", PQport(pg) ? PQport(pg) : "",
@@ -129,13 +100,13 @@ PGresult *pgl_query(PGconn *pg, const char *what, const char *sql, int n, const 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     if (!r || PQstatus(pg) != CONNECTION_OK) {
-        pgl_one_line(PQerrorMessage(pg), why, sizeof why);
+        sl_redact_line(PQerrorMessage(pg), why, sizeof why);
         sl_err_set(err, SL_ETRANSIENT, "%s: could not run: %s", what,
                    why[0] ? why : "connection lost");
     } else {
         const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        pgl_one_line(primary ? primary : PQresultErrorMessage(r), why, sizeof why);
+        sl_redact_line(primary ? primary : PQresultErrorMessage(r), why, sizeof why);
         sl_err_set(err, code_of_state(state), "%s: %s (SQLSTATE %s)", what, why,
                    state ? state : "?");
     }

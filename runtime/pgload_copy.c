@@ -28,6 +28,7 @@
 
 #include "alloc.h"
 #include "arena.h"
+#include "log.h"
 #include "pgload_internal.h"
 #include "pgload_sql.h"
 
@@ -980,7 +981,7 @@ static void one_line_result(PGconn *pg, PGresult *r, char *out, size_t out_len)
                  ctx ? ")" : "", state ? " SQLSTATE " : "", state ? state : "");
     else
         snprintf(tmp, sizeof tmp, "%s", PQerrorMessage(pg));
-    pgl_one_line(tmp, out, out_len);
+    sl_redact_line(tmp, out, out_len);
 }
 
 int sl_pgload_stream_open(struct sl_pgload *l, struct sl_pgload_stream **out, struct sl_err *err)
@@ -1043,7 +1044,7 @@ static int flush(struct sl_pgload_stream *s, struct sl_err *err)
     if (PQputCopyData(s->pg, s->buf, (int)s->len) != 1) {
         char why[400];
         s->broken = true;
-        pgl_one_line(PQerrorMessage(s->pg), why, sizeof why);
+        sl_redact_line(PQerrorMessage(s->pg), why, sizeof why);
         return sl_err_set(err, SL_ETRANSIENT, "could not send rows: %s", why);
     }
     s->len = 0;
@@ -1152,7 +1153,7 @@ int sl_pgload_stream_commit(struct sl_pgload_stream *s, struct sl_err *err)
     if ((rc = flush(s, err)) != SL_OK)
         goto done;
     if (PQputCopyEnd(s->pg, NULL) != 1) {
-        pgl_one_line(PQerrorMessage(s->pg), why, sizeof why);
+        sl_redact_line(PQerrorMessage(s->pg), why, sizeof why);
         rc = sl_err_set(err, SL_ETRANSIENT, "could not end COPY: %s", why);
         goto done;
     }

@@ -105,10 +105,6 @@ PGresult *pgl_query(PGconn *pg, const char *what, const char *sql, int n, const 
                     struct sl_err *err);
 int pgl_exec(PGconn *pg, const char *what, const char *sql, int n, const char *const *params,
              struct sl_err *err);
-/* libpq's message on one line, secrets masked. */
-void pgl_one_line(const char *msg, char *out, size_t out_len);
-/* sl_redact(s) cut to out_len (s itself is cut to 599 bytes first). */
-void pgl_redact(const char *s, char *out, size_t out_len);
 
 /* ---- pgload_copy.c ---- */
 

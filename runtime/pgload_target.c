@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "alloc.h"
+#include "log.h"
 #include "pgload_internal.h"
 
 #define TARGET_NAME_MAX PGL_NAME_MAX
@@ -231,7 +232,7 @@ int sl_pgload_target_parse(const char *uri, struct sl_pgload_target *out, struct
         PQconninfoOption *opts = PQconninfoParse(out->conninfo, &perr);
         if (!opts) {
             char why[256];
-            pgl_one_line(perr ? perr : "out of memory", why, sizeof why);
+            sl_redact_line(perr ? perr : "out of memory", why, sizeof why);
             PQfreemem(perr);
             sl_pgload_target_cleanup(out);
             return sl_err_set(err, SL_ECONFIG, "%s target: invalid connection URI: %s", kind, why);
