@@ -38,6 +38,7 @@
 
 #include "crawler/csv.h"
 #include "runtime/alloc.h"
+#include "runtime/hash.h"
 
 #define NONE32 UINT32_MAX
 #define NPOS   SIZE_MAX
@@ -360,40 +361,6 @@ static bool is_hive_seg(const char *s, size_t n)
 {
     const char *eq = memchr(s, '=', n);
     return eq && eq > s;
-}
-
-static int hexval(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* %XX decoding of Hive keys and values; invalid escapes and %00 stay as they
- * are. Owned; NULL on OOM. */
-static char *pct_decode(const char *s, size_t n)
-{
-    char *d = sl_alloc(n + 1);
-    if (!d)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n) {
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
-                d[k++] = (char)(hi * 16 + lo);
-                i += 2;
-                continue;
-            }
-        }
-        d[k++] = s[i];
-    }
-    d[k] = '\0';
-    return d;
 }
 
 /* ---- Grouping state ---- */
@@ -1225,7 +1192,7 @@ static int name_partitions(struct gctx *c, struct tbuild *t)
             const char *s = seg_of(&c->nodes[chain[k]], &len);
             if (c->nodes[chain[k]].hive_seg) {
                 const char *eq = memchr(s, '=', len);
-                char *dk = pct_decode(s, (size_t)(eq - s));
+                char *dk = sl_hive_unescape(s, (size_t)(eq - s));
                 char *nk = dk ? sl_colname_normalise(dk, strlen(dk), k) : NULL;
                 sl_free(dk);
                 if (!nk)
@@ -1296,7 +1263,7 @@ static int name_partitions(struct gctx *c, struct tbuild *t)
             bool mixed = li[k].any_hive && (li[k].keys_differ || li[k].any_word);
             if (d->hive_seg && !mixed) {
                 const char *eq = memchr(s, '=', len);
-                char *v = pct_decode(eq + 1, len - (size_t)(eq + 1 - s));
+                char *v = sl_hive_unescape(eq + 1, len - (size_t)(eq + 1 - s));
                 if (!v)
                     goto oom;
                 if (strcmp(v, "__HIVE_DEFAULT_PARTITION__") == 0) {

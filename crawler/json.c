@@ -13,6 +13,7 @@
 
 #include "crawler/infer.h"
 #include "runtime/alloc.h"
+#include "runtime/hash.h"
 #include "runtime/buf.h"
 
 /*
@@ -199,17 +200,6 @@ static int utf8_seq(const unsigned char *s, const unsigned char *end)
     return n;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Scans the string at c->p (on the opening quote). On P_OK, [*s, *e) is the
  * raw content and c->p is past the closing quote. */
 static enum pst scan_string(struct jctx *c, const char **s, const char **e, bool *has_esc)
@@ -244,7 +234,7 @@ static enum pst scan_string(struct jctx *c, const char **s, const char **e, bool
                         c->p = (const char *)p;
                         return end_status(c);
                     }
-                    if (hexval((char)p[2 + i]) < 0) {
+                    if (sl_hex_digit((unsigned char)p[2 + i]) < 0) {
                         c->p = (const char *)p;
                         return P_BAD;
                     }
@@ -301,7 +291,9 @@ static int put_utf8(struct sl_buf *b, unsigned cp, struct sl_err *err)
 
 static unsigned hex4(const char *p)
 {
-    return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+    const unsigned char *u = (const unsigned char *)p;
+    return (unsigned)(sl_hex_digit(u[0]) << 12 | sl_hex_digit(u[1]) << 8 | sl_hex_digit(u[2]) << 4 |
+                      sl_hex_digit(u[3]));
 }
 
 /* Decodes validated string content [s, e) into b (appended). U+0000 and lone

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "predicate.h"
 
 #define SPLIT_MIN ((int64_t)8 << 20)
@@ -355,28 +356,11 @@ static bool compressed_name(const char *key)
 
 /* ---- Partition folders of from_path ---- */
 
-static int hex(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
+/* A folder's value decoded as the crawler decodes it; NULL for Hive's NULL. */
 static char *unescape(const char *p, size_t len)
 {
-    char *out = sl_alloc(len + 1);
-    size_t n = 0;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '%' && i + 2 < len + 0 && hex(p[i + 1]) >= 0 && hex(p[i + 2]) >= 0) {
-            out[n++] = (char)(hex(p[i + 1]) * 16 + hex(p[i + 2]));
-            i += 2;
-        } else {
-            out[n++] = p[i];
-        }
-    }
-    out[n] = 0;
-    if (strcmp(out, "__HIVE_DEFAULT_PARTITION__") == 0) {
+    char *out = sl_hive_unescape(p, len);
+    if (out && strcmp(out, "__HIVE_DEFAULT_PARTITION__") == 0) {
         sl_free(out);
         return NULL;
     }

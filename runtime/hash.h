@@ -11,4 +11,11 @@
  * Thread-safe. */
 void sl_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* The value of one hex digit (either case), or -1 when c is not one. */
+int sl_hex_digit(int c);
+
+/* %XX decoding of a Hive partition folder's key or value (s[0..n)); invalid
+ * escapes and %00 stay as they are. Owned (sl_free); NULL on OOM. */
+char *sl_hive_unescape(const char *s, size_t n);
+
 #endif

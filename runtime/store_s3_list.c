@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "hash.h"
 #include "log.h"
 
 /* ---- XML ---- */
@@ -261,17 +262,6 @@ static int64_t iso8601_ms(const char *s)
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes a key from raw element text: XML entities, then (with
  * encoding-type=url in effect) %XX and '+' (S3 encodes spaces as '+'). */
 static int decode_key(const char *raw, size_t raw_len, bool url, char **out, struct sl_err *err)
@@ -290,8 +280,8 @@ static int decode_key(const char *raw, size_t raw_len, bool url, char **out, str
             int hi, lo;
             if (x.data[i] == '+') {
                 x.data[o++] = ' ';
-            } else if (x.data[i] == '%' && i + 2 < x.len && (hi = hexval(x.data[i + 1])) >= 0 &&
-                       (lo = hexval(x.data[i + 2])) >= 0) {
+            } else if (x.data[i] == '%' && i + 2 < x.len && (hi = sl_hex_digit(x.data[i + 1])) >= 0 &&
+                       (lo = sl_hex_digit(x.data[i + 2])) >= 0) {
                 x.data[o++] = (char)(hi * 16 + lo);
                 i += 2;
             } else {

@@ -119,17 +119,6 @@ static bool is_lower_tchar(unsigned char c)
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* True when the header name n[0..n_len) is lower[0..lower_len) ignoring ASCII case. */
 static bool name_is(const char *n, size_t n_len, const char *lower, size_t lower_len)
 {
@@ -339,7 +328,7 @@ static int append_reencoded(struct sl_buf *out, const char *s, size_t len, struc
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%' && i + 2 < len) {
-            int h = hex_value((unsigned char)s[i + 1]), l = hex_value((unsigned char)s[i + 2]);
+            int h = sl_hex_digit((unsigned char)s[i + 1]), l = sl_hex_digit((unsigned char)s[i + 2]);
             if (h >= 0 && l >= 0) {
                 c = (unsigned char)(h * 16 + l);
                 i += 2;
