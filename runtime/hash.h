@@ -1,6 +1,7 @@
 /*
  * runtime/hash.h - content digests shared by the store (S3 payload hashes),
- * the catalog (schema and config hashes) and the crawler (table-name suffixes).
+ * the catalog (schema and config hashes) and the crawler (table-name suffixes),
+ * and the hex text helpers every parser of %XX escapes uses.
  */
 #ifndef SL_HASH_H
 #define SL_HASH_H

@@ -300,17 +300,25 @@ static int l_job(lua_State *L)
     return 0;
 }
 
+int sl_job_day(time_t now, int64_t days, char *out, size_t out_len)
+{
+    time_t t = now + (time_t)days * 86400;
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm))
+        return SL_EPARSE;
+    snprintf(out, out_len, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return SL_OK;
+}
+
 /* Today's date in UTC shifted by upvalue 2 days, "YYYY-MM-DD". */
 static int l_day(lua_State *L)
 {
     struct reader *r = lua_touserdata(L, lua_upvalueindex(1));
-    time_t t = r->now + (time_t)lua_tointeger(L, lua_upvalueindex(2)) * 86400;
-    struct tm tm;
     char day[32];
 
-    if (!gmtime_r(&t, &tm))
+    if (sl_job_day(r->now, lua_tointeger(L, lua_upvalueindex(2)), day, sizeof day) != SL_OK)
         return luaL_error(L, "cannot convert the time to a date");
-    snprintf(day, sizeof day, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     lua_pushstring(L, day);
     return 1;
 }

@@ -66,6 +66,11 @@ int sl_job_header_read_opts(const char *chunkname, const char *src, size_t len,
                             struct sl_err *err);
 /* Frees what *h owns and zeroes it. NULL is a no-op. */
 void sl_job_header_cleanup(struct sl_job_header *h);
+/* The UTC date of now shifted by days, "YYYY-MM-DD", into out (11 bytes at
+ * least): sluice.today()/yesterday() in headers and in main(ctx). SL_EPARSE
+ * when the time has no date. */
+int sl_job_day(time_t now, int64_t days, char *out, size_t out_len);
+
 /* The value of args[key], NULL if absent. Borrowed from h. */
 const char *sl_job_header_arg(const struct sl_job_header *h, const char *key);
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "job_header.h"
 #include "lua_sandbox.h"
 
 #define MT_DATASET      "sluice.Dataset"
@@ -656,13 +657,10 @@ static int l_log(lua_State *L) /* sluice.log(...): upvalue 1 is the sandbox prin
 static int l_day(lua_State *L) /* upvalue 1 builder, 2 day offset -> "YYYY-MM-DD" */
 {
     struct sl_plan_builder *b = up_builder(L);
-    time_t t = b->now + (time_t)lua_tointeger(L, lua_upvalueindex(2)) * 86400;
-    struct tm tm;
     char day[32];
 
-    if (!gmtime_r(&t, &tm))
+    if (sl_job_day(b->now, lua_tointeger(L, lua_upvalueindex(2)), day, sizeof day) != SL_OK)
         return luaL_error(L, "cannot convert the time to a date");
-    snprintf(day, sizeof day, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     lua_pushstring(L, day);
     return 1;
 }
