@@ -38,7 +38,7 @@
 #define RUN_MEMORY_DEFAULT_MIB 1024               /* MiB: shuffles and group tables, then spill */
 #define RUN_MEMORY_MAX_MIB     (1LL << 24)        /* MiB: 16 TiB, far past any machine */
 #define RUN_PARTITIONS_MAX     65536              /* as mapreduce{partitions} */
-#define RUN_ID_MAX             64                 /* bytes */
+#define RUN_ID_MAX             128                /* bytes: "jr_" + 64 hex + "_attempt_<n>" fits */
 #define RUN_FILES_SHOWN        5                  /* published files listed by the summary */
 #define RUN_BAR_CELLS          10
 
@@ -56,10 +56,13 @@ static void usage(FILE *f)
             "  -m, --memory MIB      memory for shuffles and group tables, in MiB; past it\n"
             "                        they spill to disk (default %d; 0 = unlimited)\n"
             "      --partitions N    shuffle partitions where the plan names none (default %d)\n"
-            "      --run-id ID       the run's id, [A-Za-z0-9_-]{1,64} (default: $SLUICE_RUN_ID,\n"
+            "      --run-id ID       the run's id, [A-Za-z0-9_-]{1,128} (default: $SLUICE_RUN_ID,\n"
             "                        else jr_ and 16 random hex digits)\n"
             "      --errors URI      where rejected rows go (JSON Lines), a path or an s3://\n"
             "                        object (default: the run folder's errors.jsonl)\n"
+            "      --job-name NAME   the job's name for its bookmark and summary (default: the\n"
+            "                        job{} header's name; `sluice serve` passes the Glue job's)\n"
+            "      --bookmark        use the job's bookmark even if job{} does not declare it\n"
             "      --no-bookmark     read every object even if the job declares bookmark = true\n"
             "      --reset-bookmark  forget the job's bookmark before reading\n"
             "      --json            print the result as one JSON object on stdout\n"
@@ -500,7 +503,16 @@ static int merge_args(const struct sl_job_header *h, char **cli, size_t n_cli,
 
 /* ---- The command ---- */
 
-enum { OPT_RESET = 256, OPT_NO_BOOKMARK, OPT_JSON, OPT_RUN_ID, OPT_ERRORS, OPT_PARTITIONS };
+enum {
+    OPT_RESET = 256,
+    OPT_NO_BOOKMARK,
+    OPT_BOOKMARK,
+    OPT_JOB_NAME,
+    OPT_JSON,
+    OPT_RUN_ID,
+    OPT_ERRORS,
+    OPT_PARTITIONS,
+};
 
 int cmd_run(int argc, char **argv)
 {
@@ -510,6 +522,8 @@ int cmd_run(int argc, char **argv)
         {"memory", required_argument, NULL, 'm'},
         {"reset-bookmark", no_argument, NULL, OPT_RESET},
         {"no-bookmark", no_argument, NULL, OPT_NO_BOOKMARK},
+        {"bookmark", no_argument, NULL, OPT_BOOKMARK},
+        {"job-name", required_argument, NULL, OPT_JOB_NAME},
         {"json", no_argument, NULL, OPT_JSON},
         {"run-id", required_argument, NULL, OPT_RUN_ID},
         {"errors", required_argument, NULL, OPT_ERRORS},
@@ -528,9 +542,10 @@ int cmd_run(int argc, char **argv)
     size_t n_cli_args = 0, n_args = 0;
     char *src = NULL, *run_dir = NULL, *spill_dir = NULL, *error_out = NULL;
     char run_id[RUN_ID_MAX + 1];
-    const char *run_id_opt = NULL, *errors_opt = NULL;
+    const char *run_id_opt = NULL, *errors_opt = NULL, *job_name_opt = NULL;
     long long workers = 0, memory_mib = RUN_MEMORY_DEFAULT_MIB, partitions = 0;
     bool json = cli_json, reset_bookmark = false, no_bookmark = false, signals_set = false;
+    bool force_bookmark = false;
     bool ran = false;
     size_t src_len = 0;
     int c, rc = SL_EXIT_USAGE;
@@ -579,6 +594,8 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_RESET: reset_bookmark = true; break;
         case OPT_NO_BOOKMARK: no_bookmark = true; break;
+        case OPT_BOOKMARK: force_bookmark = true; break;
+        case OPT_JOB_NAME: job_name_opt = optarg; break;
         case OPT_JSON: json = true; break;
         case OPT_RUN_ID: run_id_opt = optarg; break;
         case OPT_ERRORS:
@@ -633,6 +650,7 @@ int cmd_run(int argc, char **argv)
         rc = cli_fail("run", &err); /* a bad job{} is SL_ECONFIG (2), a syntax error 1 */
         goto out;
     }
+    const char *job_name = job_name_opt ? job_name_opt : hdr.name;
     if (merge_args(&hdr, cli_args, n_cli_args, &args, &n_args, &arg_keys, &err) != SL_OK) {
         rc = cli_fail("run", &err);
         goto out;
@@ -687,7 +705,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
 
-    term.job = hdr.name;
+    term.job = job_name;
     term.show_bar = !json && isatty(STDERR_FILENO);
     term.cols = 80;
     struct winsize ws;
@@ -698,7 +716,7 @@ int cmd_run(int argc, char **argv)
     opts.chunkname = script;
     opts.src = src;
     opts.src_len = src_len;
-    opts.plan.job = hdr.name;
+    opts.plan.job = job_name;
     opts.plan.run_id = run_id;
     opts.plan.args = args;
     opts.plan.n_args = n_args;
@@ -714,7 +732,7 @@ int cmd_run(int argc, char **argv)
     opts.partitions = (int)partitions;
     opts.max_errors = hdr.max_errors;
     opts.error_uri = error_out;
-    opts.bookmark = hdr.bookmark && !no_bookmark;
+    opts.bookmark = (hdr.bookmark || force_bookmark) && !no_bookmark;
     opts.reset_bookmark = reset_bookmark;
     opts.infer = cli_infer_schema;
     opts.infer_ud = NULL;
@@ -729,14 +747,14 @@ int cmd_run(int argc, char **argv)
     pthread_mutex_unlock(&term.lock);
     const char *state = state_of(xrc);
     if (json) {
-        json_t *j = result_json(run_id, hdr.name, state, xrc, &err, &res, error_out);
+        json_t *j = result_json(run_id, job_name, state, xrc, &err, &res, error_out);
         if (j) {
             json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
             fputc('\n', stdout);
             json_decref(j);
         }
     } else if (xrc == SL_OK || res.n_nodes) { /* not when the script did not even plan */
-        print_summary(run_id, hdr.name, state, &res, error_out);
+        print_summary(run_id, job_name, state, &res, error_out);
     }
     fflush(stdout);
     rc = xrc == SL_OK ? SL_EXIT_OK : cli_fail("run", &err);

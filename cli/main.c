@@ -104,7 +104,15 @@ int main(int argc, char **argv)
             return SL_EXIT_USAGE;
         }
     }
-    sl_log_init(cli_json ? SL_LOG_JSON : SL_LOG_AUTO, log_level);
+    /* SLUICE_LOG_FORMAT=text|json fixes the log format where stderr is not a
+     * terminal: the dispatcher of `sluice serve` asks its children for text */
+    const char *log_fmt = getenv("SLUICE_LOG_FORMAT");
+    enum sl_log_format fmt = SL_LOG_AUTO;
+    if (log_fmt && strcmp(log_fmt, "text") == 0)
+        fmt = SL_LOG_TEXT;
+    else if (log_fmt && strcmp(log_fmt, "json") == 0)
+        fmt = SL_LOG_JSON;
+    sl_log_init(cli_json ? SL_LOG_JSON : fmt, log_level);
     if (i >= argc) {
         usage(stderr);
         return SL_EXIT_USAGE;

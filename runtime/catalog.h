@@ -611,7 +611,8 @@ int sl_catalog_job_get(struct sl_catalog *c, const char *name, struct sl_catalog
  * limit (0 = all); owned: sl_catalog_job_list_free(*out, *n_out). */
 int sl_catalog_job_list(struct sl_catalog *c, const char *after, size_t limit,
                         struct sl_catalog_job **out, size_t *n_out, struct sl_err *err);
-/* Deletes the job and its bookmark (sl_catalog_bookmark_delete) in one
+/* Deletes the job, its bookmark (sl_catalog_bookmark_delete) and its finished
+ * runs (sl_catalog_run_forget: runs in progress are stopped) in one
  * transaction. *deleted (may be NULL) = 1 when the job existed; a missing job
  * is not an error (Glue DeleteJob is idempotent) and its bookmark, if any, is
  * removed too. */

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "catalog.h"
 #include "catalog_internal.h"
+#include "catalog_run.h"
 #include "catalog_sql.h"
 
 #define SL_CATALOG_JOB_NAME_MAX 255 /* Glue's limit; checked again by the table */
@@ -316,7 +317,8 @@ int sl_catalog_job_delete(struct sl_catalog *c, const char *name, int *deleted,
     found = PQntuples(r) > 0;
     PQclear(r);
     r = NULL;
-    if (sl_catalog_bookmark_delete(c, name, err) != SL_OK)
+    if (sl_catalog_bookmark_delete(c, name, err) != SL_OK ||
+        sl_catalog_run_forget(c, SL_RUN_JOB, name, err) != SL_OK)
         goto fail;
     in_tx = 0;
     if (sl_catalog_tx_commit(c, own, err) != SL_OK)

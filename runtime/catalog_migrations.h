@@ -205,11 +205,84 @@ struct sl_catalog_migration {
     "  \"created_on\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
     "  \"last_modified_on\" TIMESTAMPTZ NOT NULL DEFAULT now());\n"
 
+/* Migration 4: job runs and their queue, run logs, triggers (spec/aws-api.md
+ * §3.6, §3.8). A run row is the queue entry too: STARTING with no owner =
+ * queued (claimed FOR UPDATE SKIP LOCKED once not_before has passed); owner +
+ * lease_until = the server executing it, which renews the lease while the
+ * child lives. kind 'crawler' rows are crawls started through the API
+ * (StartCrawler, triggers), job_name then names the crawler. arguments are the
+ * run's own (as supplied), effective_arguments the merged set the child gets.
+ * idempotency_key makes a schedule fire or trigger action start one run, also
+ * with several servers. trigger_fire records each handled fire of a trigger
+ * or job schedule; schedule_state how far each schedule has been handled. */
+#define SL_CATALOG_MIGRATION_4                                                                     \
+    "CREATE TABLE \"sluice\".\"job_run\" (\n"                                                     \
+    "  \"seq\" BIGSERIAL UNIQUE,\n"                                                                \
+    "  \"id\" TEXT COLLATE \"C\" PRIMARY KEY CHECK (\"id\" ~ '^[A-Za-z0-9_-]{1,128}$'),\n"         \
+    "  \"kind\" TEXT NOT NULL DEFAULT 'job' CHECK (\"kind\" IN ('job', 'crawler')),\n"             \
+    "  \"job_name\" TEXT COLLATE \"C\" NOT NULL,\n"                                                \
+    "  \"attempt\" INT NOT NULL DEFAULT 0 CHECK (\"attempt\" >= 0),\n"                             \
+    "  \"previous_run_id\" TEXT,\n"                                                                \
+    "  \"trigger_name\" TEXT,\n"                                                                   \
+    "  \"state\" TEXT NOT NULL DEFAULT 'STARTING' CHECK (\"state\" IN ('STARTING', 'RUNNING',\n"    \
+    "    'STOPPING', 'STOPPED', 'SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR', 'WAITING')),\n"         \
+    "  \"arguments\" JSONB NOT NULL DEFAULT '{}',\n"                                               \
+    "  \"effective_arguments\" JSONB NOT NULL DEFAULT '{}',\n"                                     \
+    "  \"script_location\" TEXT,\n"                                                                \
+    "  \"timeout_minutes\" INT NOT NULL CHECK (\"timeout_minutes\" >= 1),\n"                       \
+    "  \"max_retries\" INT NOT NULL DEFAULT 0 CHECK (\"max_retries\" >= 0),\n"                     \
+    "  \"number_of_workers\" INT CHECK (\"number_of_workers\" >= 1),\n"                            \
+    "  \"extra\" JSONB NOT NULL DEFAULT '{}',\n"                                                   \
+    "  \"predecessors\" JSONB NOT NULL DEFAULT '[]',\n"                                            \
+    "  \"error_message\" TEXT,\n"                                                                  \
+    "  \"idempotency_key\" TEXT UNIQUE,\n"                                                         \
+    "  \"started_on\" TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),\n"                           \
+    "  \"last_modified_on\" TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),\n"                     \
+    "  \"running_on\" TIMESTAMPTZ,\n"                                                              \
+    "  \"completed_on\" TIMESTAMPTZ,\n"                                                            \
+    "  \"not_before\" TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),\n"                           \
+    "  \"owner\" TEXT,\n"                                                                          \
+    "  \"lease_until\" TIMESTAMPTZ,\n"                                                             \
+    "  \"pid\" INT,\n"                                                                             \
+    "  \"stop_requested\" BOOLEAN NOT NULL DEFAULT false);\n"                                      \
+    "CREATE INDEX \"job_run_job_idx\" ON \"sluice\".\"job_run\" (\"kind\", \"job_name\", \"seq\" DESC);\n" \
+    "CREATE INDEX \"job_run_queue_idx\" ON \"sluice\".\"job_run\" (\"seq\")\n"                    \
+    "  WHERE \"state\" = 'STARTING' AND \"owner\" IS NULL;\n"                                      \
+    "CREATE INDEX \"job_run_active_idx\" ON \"sluice\".\"job_run\" (\"owner\")\n"                 \
+    "  WHERE \"state\" IN ('STARTING', 'RUNNING', 'STOPPING', 'WAITING');\n"                       \
+    "CREATE TABLE \"sluice\".\"job_run_log\" (\n"                                                 \
+    "  \"run_id\" TEXT COLLATE \"C\" PRIMARY KEY\n"                                                \
+    "    REFERENCES \"sluice\".\"job_run\" ON DELETE CASCADE,\n"                                   \
+    "  \"log\" TEXT NOT NULL DEFAULT '',\n"                                                        \
+    "  \"bytes\" BIGINT NOT NULL DEFAULT 0,\n"                                                     \
+    "  \"truncated\" BOOLEAN NOT NULL DEFAULT false);\n"                                           \
+    "CREATE TABLE \"sluice\".\"trigger\" (\n"                                                     \
+    "  \"name\" TEXT COLLATE \"C\" PRIMARY KEY\n"                                                  \
+    "    CHECK (\"name\" ~ '^[A-Za-z0-9_.-]{1,255}$'),\n"                                          \
+    "  \"type\" TEXT NOT NULL CHECK (\"type\" IN ('SCHEDULED', 'CONDITIONAL', 'ON_DEMAND')),\n"    \
+    "  \"state\" TEXT NOT NULL CHECK (\"state\" IN ('CREATED', 'ACTIVATED', 'DEACTIVATED')),\n"    \
+    "  \"description\" TEXT,\n"                                                                    \
+    "  \"schedule\" TEXT,\n"                                                                       \
+    "  \"predicate\" JSONB,\n"                                                                     \
+    "  \"actions\" JSONB NOT NULL CHECK (jsonb_typeof(\"actions\") = 'array'),\n"                  \
+    "  \"extra\" JSONB NOT NULL DEFAULT '{}',\n"                                                   \
+    "  \"last_fired_on\" TIMESTAMPTZ,\n"                                                           \
+    "  \"created_on\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                       \
+    "  \"last_modified_on\" TIMESTAMPTZ NOT NULL DEFAULT now());\n"                                \
+    "CREATE TABLE \"sluice\".\"trigger_fire\" (\n"                                                \
+    "  \"key\" TEXT COLLATE \"C\" PRIMARY KEY,\n"                                                  \
+    "  \"fired_on\" TIMESTAMPTZ NOT NULL DEFAULT now(),\n"                                         \
+    "  \"runs\" JSONB NOT NULL DEFAULT '[]');\n"                                                   \
+    "CREATE TABLE \"sluice\".\"schedule_state\" (\n"                                              \
+    "  \"key\" TEXT COLLATE \"C\" PRIMARY KEY,\n"                                                  \
+    "  \"checked_until\" TIMESTAMPTZ NOT NULL);\n"
+
 /* The list, in version order. Adding migration N is one row here. */
 static const struct sl_catalog_migration sl_catalog_migrations[] = {
     { 1, "catalog_and_crawl_state", SL_CATALOG_MIGRATION_1 },
     { 2, "job_bookmarks", SL_CATALOG_MIGRATION_2 },
     { 3, "jobs", SL_CATALOG_MIGRATION_3 },
+    { 4, "job_runs_and_triggers", SL_CATALOG_MIGRATION_4 },
 };
 
 #endif

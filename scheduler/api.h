@@ -107,5 +107,11 @@ struct sl_api_op {
 extern const struct sl_api_op sl_api_catalog_ops[];
 /* The job and job bookmark operations (api_jobs.c), ended the same way. */
 extern const struct sl_api_op sl_api_jobs_ops[];
+/* The job run operations (api_runs.c), ended the same way. */
+extern const struct sl_api_op sl_api_runs_ops[];
+/* The trigger operations (api_triggers.c), ended the same way. */
+extern const struct sl_api_op sl_api_triggers_ops[];
+/* The crawler operations (api_crawlers.c), ended the same way. */
+extern const struct sl_api_op sl_api_crawlers_ops[];
 
 #endif

@@ -33,6 +33,7 @@
 #include "runtime/log.h"
 #include "scheduler/api.h"
 #include "scheduler/http.h"
+#include "runtime/catalog_run.h"
 #include "scheduler/sigv4.h"
 
 #define JSON_TYPE    "application/x-amz-json-1.1"
@@ -172,6 +173,40 @@ static void metric_count(struct sl_http *h, const char *op, int status)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Runs by state and the queue depth, from the catalog (shared by every
+ * server on it): gauges. Nothing when the catalog cannot be read. */
+static void run_metrics(struct sl_http *h, struct sl_buf *b)
+{
+    struct sl_err err = {0};
+    int64_t by_state[SL_RUN_N_STATES], queued = 0;
+    struct sl_catalog *c = NULL;
+
+    pthread_mutex_lock(&h->lock);
+    if (h->n_idle > 0)
+        c = h->idle[--h->n_idle];
+    pthread_mutex_unlock(&h->lock);
+    if (!c && !(c = pool_open(h, &err))) /* outside the lock: network I/O */
+        return;
+    int rc = sl_catalog_run_counts(c, by_state, &queued, &err);
+    pool_put(h, c);
+    if (rc != SL_OK) {
+        sl_log(SL_LOG_WARN, "[serve] /metrics: %s", err.msg);
+        return;
+    }
+    sl_buf_puts(b,
+                "# HELP sluice_runs Job and crawler runs in the catalog, by state.\n"
+                "# TYPE sluice_runs gauge\n",
+                NULL);
+    for (int s = 0; s < SL_RUN_N_STATES; s++)
+        sl_buf_printf(b, NULL, "sluice_runs{state=\"%s\"} %lld\n",
+                      sl_run_state_name((enum sl_run_state)s), (long long)by_state[s]);
+    sl_buf_printf(b, NULL,
+                  "# HELP sluice_run_queue_depth Queued runs no server has claimed yet.\n"
+                  "# TYPE sluice_run_queue_depth gauge\n"
+                  "sluice_run_queue_depth %lld\n",
+                  (long long)queued);
+}
+
 /* Prometheus text exposition format 0.0.4. */
 static char *metrics_text(struct sl_http *h, size_t *len)
 {
@@ -193,6 +228,9 @@ static char *metrics_text(struct sl_http *h, size_t *len)
     for (size_t i = 0; i < n; i++)
         sl_buf_printf(&b, NULL, "sluice_api_requests_total{operation=\"%s\",status=\"%d\"} %llu\n",
                       copy[i].op, copy[i].status, copy[i].n_requests);
+    run_metrics(h, &b);
+    if (h->opts.metrics_fn)
+        h->opts.metrics_fn(h->opts.metrics_ud, &b);
     return sl_buf_take(&b, len);
 }
 
@@ -365,7 +403,9 @@ static int content_type_ok(const char *ct)
 }
 
 /* The operation tables (api.h), searched in order. */
-static const struct sl_api_op *const op_tables[] = {sl_api_catalog_ops, sl_api_jobs_ops};
+static const struct sl_api_op *const op_tables[] = {sl_api_catalog_ops, sl_api_jobs_ops,
+                                                    sl_api_runs_ops, sl_api_triggers_ops,
+                                                    sl_api_crawlers_ops};
 
 static const struct sl_api_op *find_op(const char *target)
 {

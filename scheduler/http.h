@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "runtime/buf.h"
 #include "runtime/err.h"
 #include "scheduler/keys.h"
 
@@ -34,6 +35,10 @@ struct sl_http_opts {
     unsigned n_threads;         /* 0: SL_HTTP_THREADS */
     const struct sl_keys *keys; /* borrowed until sl_http_stop; unused with auth_none */
     const char *catalog;        /* libpq connection string; NULL: sl_catalog_open() rules */
+    /* more /metrics text (the dispatcher's), appended after the server's own;
+     * called on a pool thread, so it must be thread-safe. NULL: none. */
+    void (*metrics_fn)(void *ud, struct sl_buf *b);
+    void *metrics_ud;
 };
 
 struct sl_http; /* opaque; owned by the caller of sl_http_start */
