@@ -28,6 +28,7 @@
 #include "runtime/log.h"
 #include "scheduler/dispatch.h"
 #include "scheduler/http.h"
+#include "scheduler/sched.h"
 #include "scheduler/keys.h"
 
 #define CMD "serve"
@@ -596,6 +597,8 @@ int cmd_serve(int argc, char **argv)
     struct sl_keys *keys = NULL;
     struct sl_http *h = NULL;
     struct sl_dispatch *disp = NULL;
+    struct sl_sched *sched = NULL;
+    struct sl_sched_opts sopts = {0};
     struct watcher *watch = NULL;
     sigset_t stop_set;
     int c, sig = 0, rc;
@@ -633,8 +636,7 @@ int cmd_serve(int argc, char **argv)
         rc = cli_usage_error(CMD, "--auth must be sigv4 or none, not \"%s\"", st.auth);
         goto done;
     }
-    if (strcmp(st.catch_up, "none") != 0 && strcmp(st.catch_up, "latest") != 0 &&
-        strcmp(st.catch_up, "all") != 0) {
+    if (sl_sched_catch_up_parse(st.catch_up, &sopts.catch_up) != SL_OK) {
         rc = cli_usage_error(CMD, "--catch-up must be none, latest or all, not \"%s\"",
                              st.catch_up);
         goto done;
@@ -712,6 +714,11 @@ int cmd_serve(int argc, char **argv)
         opts.metrics_fn = dispatch_metrics;
         opts.metrics_ud = disp;
     }
+    sopts.timezone = st.timezone;
+    if (sl_sched_start(&sopts, &sched, &err) != SL_OK) {
+        rc = cli_fail(CMD, &err);
+        goto done;
+    }
     if (sl_http_start(&opts, &h, &err) != SL_OK) {
         rc = cli_fail(CMD, &err);
         goto done;
@@ -729,6 +736,7 @@ int cmd_serve(int argc, char **argv)
     rc = SL_EXIT_OK;
 done:
     watcher_stop(watch);
+    sl_sched_stop(sched);
     sl_http_stop(h);
     sl_dispatch_stop(disp);
     if (rc == SL_EXIT_OK)

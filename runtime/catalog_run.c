@@ -15,6 +15,8 @@
 #include "alloc.h"
 #include "catalog_internal.h"
 #include "catalog_run.h"
+#include "catalog_trigger.h"
+#include "log.h"
 #include "catalog_sql.h"
 
 #define RUN_NON_TERMINAL "('STARTING', 'RUNNING', 'STOPPING', 'WAITING')"
@@ -104,7 +106,7 @@
     " AND \"state\" NOT IN " RUN_NON_TERMINAL
 /* $1 id, $2 offset (chars), $3 max (chars) -> exists, text, total, truncated */
 #define SQL_LOG_READ                                                                               \
-    "SELECT r.\"id\", substr(COALESCE(l.\"log\", ''), $2::int8 + 1, $3::int8),\n"                  \
+    "SELECT r.\"id\", substr(COALESCE(l.\"log\", ''), $2::int + 1, $3::int),\n"                  \
     " length(COALESCE(l.\"log\", '')), COALESCE(l.\"truncated\", false)\n"                         \
     "FROM \"sluice\".\"job_run\" r LEFT JOIN \"sluice\".\"job_run_log\" l ON l.\"run_id\" = r.\"id\"\n" \
     " WHERE r.\"id\" = $1"
@@ -727,6 +729,17 @@ int sl_catalog_run_latest(struct sl_catalog *c, enum sl_run_kind kind, const cha
     return rc;
 }
 
+/* Evaluates the conditional triggers watching the run that just ended, inside
+ * the transaction that ends it. The evaluation runs in its own savepoint and
+ * logs what it cannot do: a trigger problem never undoes the run's end. */
+static void trigger_hook(struct sl_catalog *c, const struct sl_run *done)
+{
+    struct sl_err terr = {0};
+
+    if (sl_catalog_trigger_on_run_done(c, done, &terr) != SL_OK)
+        sl_log(SL_LOG_ERROR, "[run %s] conditional triggers: %s", done->id, terr.msg);
+}
+
 /* ---- Stop and forget ---- */
 
 int sl_catalog_run_stop(struct sl_catalog *c, enum sl_run_kind kind, const char *job_name,
@@ -756,8 +769,9 @@ int sl_catalog_run_stop(struct sl_catalog *c, enum sl_run_kind kind, const char 
     enum sl_run_state st = SL_RUN_STOPPING;
     sl_run_state_parse(PQgetvalue(r, 0, 0), &st);
     if (st == SL_RUN_STOPPED) { /* never started: finished here, so triggers see it */
-        if (run_from_row(&done, r, 0, 1, err) != SL_OK /*HOOK*/)
+        if (run_from_row(&done, r, 0, 1, err) != SL_OK)
             goto fail;
+        trigger_hook(c, &done);
     }
     PQclear(r);
     const char *nargs[] = { id };
@@ -1041,7 +1055,7 @@ int sl_catalog_run_finish(struct sl_catalog *c, const char *id, const char *owne
         PQclear(r);
         r = NULL;
     }
-    /*HOOK2*/
+    trigger_hook(c, run);
     in_tx = 0;
     if (sl_catalog_tx_commit(c, own, err) != SL_OK)
         goto fail;
