@@ -22,6 +22,11 @@ int cmd_crawl(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 /* Set by the global --json flag (before the subcommand); subcommands also take
  * their own --json. */
