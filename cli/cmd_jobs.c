@@ -603,7 +603,7 @@ static int log_pump(struct sl_catalog *c, const char *cmd, const char *id, struc
     int64_t total = 0;
     int truncated = 0;
 
-    if (sl_catalog_run_log_read(c, id, cur->offset, 0, &text, &len, &total, &truncated, err) !=
+    if (sl_catalog_run_log_read(c, id, cur->offset, 0, &text, &len, NULL, &total, &truncated, err) !=
         SL_OK)
         return err->code;
     if (truncated && !cur->told_truncated) {

@@ -255,6 +255,7 @@ struct sl_catalog_migration {
     "    REFERENCES \"sluice\".\"job_run\" ON DELETE CASCADE,\n"                                   \
     "  \"log\" TEXT NOT NULL DEFAULT '',\n"                                                        \
     "  \"bytes\" BIGINT NOT NULL DEFAULT 0,\n"                                                     \
+    "  \"dropped\" BIGINT NOT NULL DEFAULT 0,\n"                                                   \
     "  \"truncated\" BOOLEAN NOT NULL DEFAULT false);\n"                                           \
     "CREATE TABLE \"sluice\".\"trigger\" (\n"                                                     \
     "  \"name\" TEXT COLLATE \"C\" PRIMARY KEY\n"                                                  \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -104,18 +105,24 @@
 #define SQL_FORGET_DONE                                                                            \
     "DELETE FROM \"sluice\".\"job_run\" WHERE \"kind\" = $1 AND \"job_name\" = $2\n"               \
     " AND \"state\" NOT IN " RUN_NON_TERMINAL
-/* $1 id, $2 offset (chars), $3 max (chars) -> exists, text, total, truncated */
+/* $1 id, $2 offset, $3 max -> exists, text, total, truncated. Offsets count
+ * characters from the log's first one ever appended: the dropped ones too. */
 #define SQL_LOG_READ                                                                               \
-    "SELECT r.\"id\", substr(COALESCE(l.\"log\", ''), $2::int + 1, $3::int),\n"                  \
-    " length(COALESCE(l.\"log\", '')), COALESCE(l.\"truncated\", false)\n"                         \
+    "SELECT r.\"id\", substr(COALESCE(l.\"log\", ''),\n"                                        \
+    "   greatest($2::int8 - COALESCE(l.\"dropped\", 0), 0)::int + 1, $3::int),\n"                \
+    " COALESCE(l.\"dropped\", 0) + length(COALESCE(l.\"log\", '')), COALESCE(l.\"truncated\", false),\n" \
+    " greatest(COALESCE(l.\"dropped\", 0), $2::int8)\n"                                           \
     "FROM \"sluice\".\"job_run\" r LEFT JOIN \"sluice\".\"job_run_log\" l ON l.\"run_id\" = r.\"id\"\n" \
     " WHERE r.\"id\" = $1"
 /* $1 id, $2 text, $3 bytes, $4 cap (chars) */
 #define SQL_LOG_APPEND                                                                             \
-    "INSERT INTO \"sluice\".\"job_run_log\" AS l (\"run_id\", \"log\", \"bytes\", \"truncated\")\n" \
-    "VALUES ($1, right($2, $4::int), $3::int8, length($2) > $4::int)\n"                            \
+    "INSERT INTO \"sluice\".\"job_run_log\" AS l (\"run_id\", \"log\", \"bytes\", \"dropped\",\n"   \
+    " \"truncated\")\n"                                                                            \
+    "VALUES ($1, right($2, $4::int), $3::int8, greatest(length($2) - $4::int, 0),\n"              \
+    " length($2) > $4::int)\n"                                                                    \
     "ON CONFLICT (\"run_id\") DO UPDATE SET\n"                                                     \
     " \"log\" = right(l.\"log\" || $2, $4::int), \"bytes\" = l.\"bytes\" + $3::int8,\n"            \
+    " \"dropped\" = l.\"dropped\" + greatest(length(l.\"log\") + length($2) - $4::int, 0),\n"      \
     " \"truncated\" = l.\"truncated\" OR length(l.\"log\") + length($2) > $4::int"
 #define SQL_COUNTS "SELECT \"state\", count(*) FROM \"sluice\".\"job_run\" GROUP BY \"state\""
 #define SQL_QUEUED                                                                                 \
@@ -760,8 +767,9 @@ int sl_catalog_run_stop(struct sl_catalog *c, enum sl_run_kind kind, const char 
         if (!(r = sl_catalog_query(c->pg, SQL_STATE, 3, args, err)))
             goto fail;
         if (PQntuples(r) == 0)
-            sl_err_set(err, SL_ENOTFOUND, "run \"%s\" of %s \"%s\" not found", id,
-                       kind_word(kind), job_name ? job_name : "?");
+            job_name ? sl_err_set(err, SL_ENOTFOUND, "run \"%s\" of %s \"%s\" not found", id,
+                                  kind_word(kind), job_name)
+                     : sl_err_set(err, SL_ENOTFOUND, "run \"%s\" not found", id);
         else
             sl_err_set(err, SL_ECONFIG, "run \"%s\" is already %s", id, PQgetvalue(r, 0, 0));
         goto fail;
@@ -818,8 +826,8 @@ fail:
 /* ---- Logs ---- */
 
 int sl_catalog_run_log_read(struct sl_catalog *c, const char *id, int64_t offset, size_t max,
-                            char **text, size_t *len, int64_t *total, int *truncated,
-                            struct sl_err *err)
+                            char **text, size_t *len, int64_t *start, int64_t *total,
+                            int *truncated, struct sl_err *err)
 {
     char off[24], lim[24];
     const char *args[] = {
@@ -844,6 +852,8 @@ int sl_catalog_run_log_read(struct sl_catalog *c, const char *id, int64_t offset
             *total = sl_catalog_get_i64(r, 0, 2);
         if (truncated)
             *truncated = sl_catalog_get_bool(r, 0, 3);
+        if (start)
+            *start = sl_catalog_get_i64(r, 0, 4);
     }
     PQclear(r);
     return rc;
@@ -923,6 +933,12 @@ int sl_catalog_run_counts(struct sl_catalog *c, int64_t by_state[SL_RUN_N_STATES
 
 /* ---- Dispatcher ---- */
 
+static int by_seq(const void *a, const void *b)
+{
+    int64_t x = ((const struct sl_run *)a)->seq, y = ((const struct sl_run *)b)->seq;
+    return (x > y) - (x < y);
+}
+
 int sl_catalog_run_claim(struct sl_catalog *c, const char *owner, int lease_s, size_t max,
                          struct sl_run **out, size_t *n_out, struct sl_err *err)
 {
@@ -939,6 +955,8 @@ int sl_catalog_run_claim(struct sl_catalog *c, const char *owner, int lease_s, s
         return sl_err_prefix(err, "claim queued runs");
     int rc = runs_from_result(r, 0, out, n_out, err);
     PQclear(r);
+    if (rc == SL_OK && *n_out > 1) /* UPDATE ... RETURNING has no order: oldest first */
+        qsort(*out, *n_out, sizeof **out, by_seq);
     return rc;
 }
 
@@ -1127,6 +1145,11 @@ json_t *sl_run_json(const struct sl_run *r, int with_predecessors)
     json_t *o = json_object();
     int bad = !o;
     int64_t end_ms = r->completed_ms ? r->completed_ms : 0;
+    if (!end_ms && r->running_ms && !sl_run_state_terminal(r->state)) { /* still running */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        end_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     int64_t exec_s = r->running_ms && end_ms > r->running_ms ? (end_ms - r->running_ms) / 1000 : 0;
 
     if (bad)

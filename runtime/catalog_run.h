@@ -147,14 +147,17 @@ int sl_catalog_run_stop(struct sl_catalog *c, enum sl_run_kind kind, const char 
 int sl_catalog_run_forget(struct sl_catalog *c, enum sl_run_kind kind, const char *job_name,
                           struct sl_err *err);
 
-/* The captured log of run id from byte offset on, at most max bytes: *text
- * (owned: sl_free, NUL-terminated, *len bytes), *total = bytes stored (logs
- * are capped: the oldest part past the cap is dropped and *truncated = 1).
- * SL_ENOTFOUND when the run does not exist. A run with no output yet has an
- * empty log. */
+/* The captured log of run id from character offset on, at most max
+ * characters (0 = all): *text (owned: sl_free, NUL-terminated, *len bytes of
+ * UTF-8). Offsets count characters from the first one the run ever logged:
+ * logs are capped, the oldest part past the cap is dropped (*truncated = 1),
+ * so the text begins at *start (may be NULL) = max(offset, characters
+ * dropped); *total = characters logged so far, dropped ones included (the
+ * offset to read on from after reading to the end). SL_ENOTFOUND when the
+ * run does not exist. A run with no output yet has an empty log. */
 int sl_catalog_run_log_read(struct sl_catalog *c, const char *id, int64_t offset, size_t max,
-                            char **text, size_t *len, int64_t *total, int *truncated,
-                            struct sl_err *err);
+                            char **text, size_t *len, int64_t *start, int64_t *total,
+                            int *truncated, struct sl_err *err);
 
 /* For /metrics: by_state[s] = runs in state s (all kinds), *queued = STARTING
  * runs no server has claimed yet. */

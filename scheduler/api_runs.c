@@ -261,7 +261,9 @@ static int op_batch_stop_job_run(struct sl_api_ctx *ctx, const json_t *in, json_
 
 /* SluiceService.GetJobRunLog: {"RunId", "Offset"?, "MaxCharacters"?} ->
  * {"RunId", "Log", "Offset", "NextOffset", "Total", "Truncated",
- * "JobRunState"}. Offsets count characters of the stored log. */
+ * "JobRunState"}. Offsets count characters from the first one the run
+ * logged; "Offset" is where "Log" begins (later than asked when the oldest
+ * part of a long log was dropped). */
 static int op_get_job_run_log(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                               struct sl_api_error *e)
 {
@@ -269,7 +271,7 @@ static int op_get_job_run_log(struct sl_api_ctx *ctx, const json_t *in, json_t *
     long long offset, max;
     char *text = NULL;
     size_t len = 0;
-    int64_t total = 0;
+    int64_t total = 0, start = 0;
     int truncated = 0;
     struct sl_run *run = NULL;
     struct sl_err err = {0};
@@ -287,8 +289,8 @@ static int op_get_job_run_log(struct sl_api_ctx *ctx, const json_t *in, json_t *
         return sl_api_catalog_fail(ctx, "GetJobRunLog", &err, e);
     enum sl_run_state st = run->state;
     sl_run_free(run);
-    if (sl_catalog_run_log_read(c, id, offset, (size_t)max, &text, &len, &total, &truncated,
-                                &err) != SL_OK)
+    if (sl_catalog_run_log_read(c, id, offset, (size_t)max, &text, &len, &start, &total,
+                                &truncated, &err) != SL_OK)
         return sl_api_catalog_fail(ctx, "GetJobRunLog", &err, e);
     json_t *log = json_stringn(text, len);
     size_t chars = 0;
@@ -296,8 +298,8 @@ static int op_get_job_run_log(struct sl_api_ctx *ctx, const json_t *in, json_t *
         chars += ((unsigned char)text[i] & 0xc0) != 0x80;
     sl_free(text);
     if (!log || !(*out = json_pack("{s:s,s:o,s:I,s:I,s:I,s:b,s:s}", "RunId", id, "Log", log,
-                                   "Offset", (json_int_t)offset, "NextOffset",
-                                   (json_int_t)(offset + (long long)chars), "Total",
+                                   "Offset", (json_int_t)start, "NextOffset",
+                                   (json_int_t)(start + (long long)chars), "Total",
                                    (json_int_t)total, "Truncated", truncated, "JobRunState",
                                    sl_run_state_name(st))))
         return sl_api_oom(e);
