@@ -26,6 +26,7 @@
 #include "runtime/catalog.h"
 #include "runtime/job_header.h"
 #include "runtime/log.h"
+#include "scheduler/cron.h"
 #include "scheduler/dispatch.h"
 #include "scheduler/http.h"
 #include "scheduler/sched.h"
@@ -142,6 +143,16 @@ static int register_job(struct sl_catalog *c, const char *path, struct sl_err *e
         (rc = sl_job_header_read(path, src, len, &h, err)) != SL_OK ||
         (rc = job_from_header(&h, abs, &j, err)) != SL_OK)
         goto done;
+    if (h.schedule) { /* a schedule the scheduler could not use is refused here */
+        struct sl_cron *cron = NULL;
+        struct sl_err cerr = {0};
+        if (sl_cron_parse(h.schedule, &cron, &cerr) != SL_OK) {
+            rc = sl_err_set(err, SL_ECONFIG, "%s: job{} schedule \"%s\": %s", path, h.schedule,
+                            cerr.msg);
+            goto done;
+        }
+        sl_cron_free(cron);
+    }
     rc = sl_catalog_job_put(c, &j, err);
     if (rc == SL_EEXIST) {
         if ((rc = sl_catalog_job_get(c, j.name, &old, err)) != SL_OK)

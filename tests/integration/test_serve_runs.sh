@@ -77,6 +77,8 @@ function main(ctx)
     :write{ to = "$work/slow_out/" }
 end
 EOF
+printf 'job { name = "%s_badsched", schedule = "every day" }\nfunction main(ctx) end\n' "$J" \
+    >"$work/jobs/badsched.lua"
 cat >"$work/sluice.conf" <<EOF
 # test settings: short leases, quick retries, a "minute" of Timeout is 2 s
 max_runs = 4
@@ -215,6 +217,18 @@ check metrics_queue_depth grep -qE '^sluice_run_queue_depth [0-9]+$' "$work/metr
 check metrics_durations grep -qE '^sluice_run_duration_seconds_count [1-9]' "$work/metrics.txt"
 check metrics_finished_timeout grep -qE '^sluice_dispatch_runs_finished_total\{state="TIMEOUT"\} 1$' "$work/metrics.txt"
 check metrics_start_job_run grep -qE '^sluice_api_requests_total\{operation="StartJobRun",status="200"\} [1-9]' "$work/metrics.txt"
+
+# ---- a job{} schedule that is not cron is refused at registration
+check bad_schedule_logged grep -q 'badsched.lua: job{} schedule .*every day.*cron' "$work/serve.log"
+check bad_schedule_not_registered test "$(psql "$SLUICE_CATALOG" -Atc "SELECT count(*) FROM sluice.job WHERE name = '${J}_badsched'")" = 0
+
+# ---- --jobs is watched: a changed file is registered again, a removed one's job deleted
+sleep 1.1 # a new modification time, whatever the file system's resolution
+sed -i 's/tag = "default"/tag = "changed"/' "$work/jobs/copy.lua"
+until_sql() { for _ in $(seq 100); do [ "$(psql "$SLUICE_CATALOG" -Atc "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+check changed_file_reregistered until_sql "SELECT default_arguments->>'--tag' FROM sluice.job WHERE name = '${J}_copy'" changed
+rm "$work/jobs/fail.lua"
+check removed_file_job_deleted until_sql "SELECT count(*) FROM sluice.job WHERE name = '${J}_fail'" 0
 
 # ---- DeleteJob removes the run history
 glue delete-job --job-name "${J}_to" >/dev/null
