@@ -14,3 +14,5 @@ if [ -f ../shared/data/flights-3m.parquet ]; then
 else
     echo "skipped: ../shared/data/flights-3m.parquet is absent"
 fi
+echo "== bench-serve: sluice serve dispatch latency and signed GetJobRun throughput"
+bash bench/serve.sh "${BENCH_SERVE_RUNS:-200}" "${BENCH_SERVE_SECONDS:-10}" "${BENCH_ROUNDS:-3}" | tee bench/out/serve.txt
