@@ -13,7 +13,6 @@
 
 #include "cli/cli.h"
 #include "runtime/alloc.h"
-#include "runtime/buf.h"
 #include "runtime/catalog.h"
 #include "runtime/catalog_json.h"
 
@@ -59,90 +58,6 @@ static const char *fmt_time(int64_t ms, char *buf, size_t buf_len)
     return buf;
 }
 
-/* A text table: cells are copied; printed with columns padded to their width. */
-struct grid {
-    size_t n_cols;
-    size_t n_cells;
-    char **cells;
-    int oom;
-};
-
-/* A copy of s with control characters written as C escapes (\n, \t, \x01),
- * so a value such as a newline or tab delimiter stays on its row. Owned. */
-static char *visible(const char *s)
-{
-    struct sl_buf b;
-    sl_buf_init(&b, 0);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n')
-            sl_buf_puts(&b, "\\n", NULL);
-        else if (*p == '\r')
-            sl_buf_puts(&b, "\\r", NULL);
-        else if (*p == '\t')
-            sl_buf_puts(&b, "\\t", NULL);
-        else if (*p < 0x20 || *p == 0x7f)
-            sl_buf_printf(&b, NULL, "\\x%02x", *p);
-        else
-            sl_buf_putc(&b, (char)*p, NULL);
-    }
-    return sl_buf_take(&b, NULL);
-}
-
-static void grid_add(struct grid *g, const char *cell)
-{
-    char **c;
-
-    if (g->oom)
-        return;
-    c = sl_realloc(g->cells, (g->n_cells + 1) * sizeof *c);
-    if (!c) {
-        g->oom = 1;
-        return;
-    }
-    g->cells = c;
-    c[g->n_cells] = visible(cell && *cell ? cell : "-");
-    if (!c[g->n_cells]) {
-        g->oom = 1;
-        return;
-    }
-    g->n_cells++;
-}
-
-static void grid_addf(struct grid *g, const char *fmt, long long v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, fmt, v);
-    grid_add(g, buf);
-}
-
-static void grid_print(const struct grid *g, const char *indent)
-{
-    size_t width[16] = { 0 };
-
-    for (size_t i = 0; i < g->n_cells; i++) {
-        size_t n = strlen(g->cells[i]);
-        size_t col = i % g->n_cols;
-        if (col < 16 && n > width[col])
-            width[col] = n;
-    }
-    for (size_t i = 0; i < g->n_cells; i++) {
-        size_t col = i % g->n_cols;
-        if (col == 0)
-            fputs(indent, stdout);
-        if (col + 1 == g->n_cols || i + 1 == g->n_cells)
-            printf("%s\n", g->cells[i]);
-        else
-            printf("%-*s  ", (int)width[col], g->cells[i]);
-    }
-}
-
-static void grid_free(struct grid *g)
-{
-    for (size_t i = 0; i < g->n_cells; i++)
-        sl_free(g->cells[i]);
-    sl_free(g->cells);
-}
-
 /* ---- JSON output ---- */
 
 static int print_json(json_t *doc)
@@ -165,7 +80,7 @@ static int show_databases(struct sl_catalog *c, int json, struct sl_err *err)
 {
     struct sl_catalog_database *dbs = NULL;
     size_t n = 0;
-    struct grid g = { .n_cols = 4 };
+    struct cli_grid g = { .n_cols = 4 };
     char tb[40];
 
     if (sl_catalog_database_list(c, NULL, 0, &dbs, &n, err) != SL_OK)
@@ -175,19 +90,19 @@ static int show_databases(struct sl_catalog *c, int json, struct sl_err *err)
         sl_catalog_database_list_free(dbs, n);
         return rc;
     }
-    grid_add(&g, "NAME");
-    grid_add(&g, "DESCRIPTION");
-    grid_add(&g, "LOCATION");
-    grid_add(&g, "CREATED");
+    cli_grid_add(&g, "NAME");
+    cli_grid_add(&g, "DESCRIPTION");
+    cli_grid_add(&g, "LOCATION");
+    cli_grid_add(&g, "CREATED");
     for (size_t i = 0; i < n; i++) {
-        grid_add(&g, dbs[i].name);
-        grid_add(&g, dbs[i].description);
-        grid_add(&g, dbs[i].location_uri);
-        grid_add(&g, fmt_time(dbs[i].created_ms, tb, sizeof tb));
+        cli_grid_add(&g, dbs[i].name);
+        cli_grid_add(&g, dbs[i].description);
+        cli_grid_add(&g, dbs[i].location_uri);
+        cli_grid_add(&g, fmt_time(dbs[i].created_ms, tb, sizeof tb));
     }
     if (!g.oom)
-        grid_print(&g, "");
-    grid_free(&g);
+        cli_grid_print(&g, CMD, "");
+    cli_grid_free(&g);
     sl_catalog_database_list_free(dbs, n);
     return SL_EXIT_OK;
 }
@@ -197,7 +112,7 @@ static int show_tables(struct sl_catalog *c, const char *db, const char *expr, i
 {
     struct sl_catalog_table *tables = NULL;
     size_t n = 0;
-    struct grid g = { .n_cols = 6 };
+    struct cli_grid g = { .n_cols = 6 };
     char tb[40];
 
     if (sl_catalog_table_list(c, db, expr, NULL, 0, &tables, &n, err) != SL_OK)
@@ -207,24 +122,24 @@ static int show_tables(struct sl_catalog *c, const char *db, const char *expr, i
         sl_catalog_table_list_free(tables, n);
         return rc;
     }
-    grid_add(&g, "NAME");
-    grid_add(&g, "CLASSIFICATION");
-    grid_add(&g, "LOCATION");
-    grid_add(&g, "COLUMNS");
-    grid_add(&g, "PARTITIONS");
-    grid_add(&g, "UPDATED");
+    cli_grid_add(&g, "NAME");
+    cli_grid_add(&g, "CLASSIFICATION");
+    cli_grid_add(&g, "LOCATION");
+    cli_grid_add(&g, "COLUMNS");
+    cli_grid_add(&g, "PARTITIONS");
+    cli_grid_add(&g, "UPDATED");
     for (size_t i = 0; i < n; i++) {
         const struct sl_catalog_table *t = &tables[i];
-        grid_add(&g, t->name);
-        grid_add(&g, t->classification);
-        grid_add(&g, t->location);
-        grid_addf(&g, "%lld", (long long)t->n_columns);
-        grid_addf(&g, "%lld", (long long)t->n_partitions);
-        grid_add(&g, fmt_time(t->updated_ms, tb, sizeof tb));
+        cli_grid_add(&g, t->name);
+        cli_grid_add(&g, t->classification);
+        cli_grid_add(&g, t->location);
+        cli_grid_addf(&g, "%lld", (long long)t->n_columns);
+        cli_grid_addf(&g, "%lld", (long long)t->n_partitions);
+        cli_grid_add(&g, fmt_time(t->updated_ms, tb, sizeof tb));
     }
     if (!g.oom)
-        grid_print(&g, "");
-    grid_free(&g);
+        cli_grid_print(&g, CMD, "");
+    cli_grid_free(&g);
     sl_catalog_table_list_free(tables, n);
     return SL_EXIT_OK;
 }
@@ -232,35 +147,35 @@ static int show_tables(struct sl_catalog *c, const char *db, const char *expr, i
 static void print_columns(const char *title, const struct sl_catalog_column *cols, size_t n,
                           int with_comment)
 {
-    struct grid g = { .n_cols = with_comment ? 4 : 3 };
+    struct cli_grid g = { .n_cols = with_comment ? 4 : 3 };
 
     printf("\n%s\n", title);
     if (n == 0) {
         printf("  (none)\n");
         return;
     }
-    grid_add(&g, "#");
-    grid_add(&g, "NAME");
-    grid_add(&g, "TYPE");
+    cli_grid_add(&g, "#");
+    cli_grid_add(&g, "NAME");
+    cli_grid_add(&g, "TYPE");
     if (with_comment)
-        grid_add(&g, "COMMENT");
+        cli_grid_add(&g, "COMMENT");
     for (size_t i = 0; i < n; i++) {
-        grid_addf(&g, "%lld", (long long)(i + 1));
-        grid_add(&g, cols[i].name);
-        grid_add(&g, cols[i].type);
+        cli_grid_addf(&g, "%lld", (long long)(i + 1));
+        cli_grid_add(&g, cols[i].name);
+        cli_grid_add(&g, cols[i].type);
         if (with_comment)
-            grid_add(&g, cols[i].comment);
+            cli_grid_add(&g, cols[i].comment);
     }
     if (!g.oom)
-        grid_print(&g, "  ");
-    grid_free(&g);
+        cli_grid_print(&g, CMD, "  ");
+    cli_grid_free(&g);
 }
 
 static int show_table(struct sl_catalog *c, const char *db, const char *name, int json,
                       struct sl_err *err)
 {
     struct sl_catalog_table *t = NULL;
-    struct grid g = { .n_cols = 2 };
+    struct cli_grid g = { .n_cols = 2 };
     char tb[40];
     char full[400];
 
@@ -272,45 +187,45 @@ static int show_table(struct sl_catalog *c, const char *db, const char *name, in
         return rc;
     }
     snprintf(full, sizeof full, "%s.%s", t->database, t->name);
-    grid_add(&g, "Table");
-    grid_add(&g, full);
-    grid_add(&g, "Location");
-    grid_add(&g, t->location);
-    grid_add(&g, "Classification");
-    grid_add(&g, t->classification);
-    grid_add(&g, "Table type");
-    grid_add(&g, t->table_type);
-    grid_add(&g, "Version");
-    grid_addf(&g, "%lld", (long long)t->current_version);
-    grid_add(&g, "Schema hash");
-    grid_add(&g, t->schema_hash);
-    grid_add(&g, "State");
-    grid_add(&g, sl_catalog_state_name(t->state));
-    grid_add(&g, "Created by");
-    grid_add(&g, t->created_by_crawler);
-    grid_add(&g, "Created");
-    grid_add(&g, fmt_time(t->created_ms, tb, sizeof tb));
-    grid_add(&g, "Updated");
-    grid_add(&g, fmt_time(t->updated_ms, tb, sizeof tb));
-    grid_add(&g, "Partitions");
-    grid_addf(&g, "%lld", (long long)t->n_partitions);
+    cli_grid_add(&g, "Table");
+    cli_grid_add(&g, full);
+    cli_grid_add(&g, "Location");
+    cli_grid_add(&g, t->location);
+    cli_grid_add(&g, "Classification");
+    cli_grid_add(&g, t->classification);
+    cli_grid_add(&g, "Table type");
+    cli_grid_add(&g, t->table_type);
+    cli_grid_add(&g, "Version");
+    cli_grid_addf(&g, "%lld", (long long)t->current_version);
+    cli_grid_add(&g, "Schema hash");
+    cli_grid_add(&g, t->schema_hash);
+    cli_grid_add(&g, "State");
+    cli_grid_add(&g, sl_catalog_state_name(t->state));
+    cli_grid_add(&g, "Created by");
+    cli_grid_add(&g, t->created_by_crawler);
+    cli_grid_add(&g, "Created");
+    cli_grid_add(&g, fmt_time(t->created_ms, tb, sizeof tb));
+    cli_grid_add(&g, "Updated");
+    cli_grid_add(&g, fmt_time(t->updated_ms, tb, sizeof tb));
+    cli_grid_add(&g, "Partitions");
+    cli_grid_addf(&g, "%lld", (long long)t->n_partitions);
     if (!g.oom)
-        grid_print(&g, "");
-    grid_free(&g);
+        cli_grid_print(&g, CMD, "");
+    cli_grid_free(&g);
 
     print_columns("Columns", t->columns, t->n_columns, 1);
     print_columns("Partition keys", t->partition_keys, t->n_partition_keys, 0);
     printf("\nParameters\n");
     if (t->params.n_items == 0)
         printf("  (none)\n");
-    struct grid pg = { .n_cols = 2 };
+    struct cli_grid pg = { .n_cols = 2 };
     for (size_t i = 0; i < t->params.n_items; i++) {
-        grid_add(&pg, t->params.items[i].key);
-        grid_add(&pg, t->params.items[i].value);
+        cli_grid_add(&pg, t->params.items[i].key);
+        cli_grid_add(&pg, t->params.items[i].value);
     }
     if (!pg.oom)
-        grid_print(&pg, "  ");
-    grid_free(&pg);
+        cli_grid_print(&pg, CMD, "  ");
+    cli_grid_free(&pg);
     sl_catalog_table_free(t);
     return SL_EXIT_OK;
 }
@@ -321,7 +236,7 @@ static int show_partitions(struct sl_catalog *c, const char *db, const char *nam
     struct sl_catalog_table *t = NULL;
     struct sl_catalog_partition *parts = NULL;
     size_t n = 0;
-    struct grid g = { .n_cols = 5 };
+    struct cli_grid g = { .n_cols = 5 };
 
     if (sl_catalog_table_get(c, db, name, &t, err) != SL_OK ||
         sl_catalog_partition_list(c, db, name, NULL, 0, 0, &parts, &n, err) != SL_OK) {
@@ -334,11 +249,11 @@ static int show_partitions(struct sl_catalog *c, const char *db, const char *nam
         sl_catalog_table_free(t);
         return rc;
     }
-    grid_add(&g, "VALUES");
-    grid_add(&g, "LOCATION");
-    grid_add(&g, "OBJECTS");
-    grid_add(&g, "RECORDS");
-    grid_add(&g, "STATE");
+    cli_grid_add(&g, "VALUES");
+    cli_grid_add(&g, "LOCATION");
+    cli_grid_add(&g, "OBJECTS");
+    cli_grid_add(&g, "RECORDS");
+    cli_grid_add(&g, "STATE");
     for (size_t i = 0; i < n; i++) {
         const struct sl_catalog_partition *p = &parts[i];
         char vals[1024];
@@ -352,15 +267,15 @@ static int show_partitions(struct sl_catalog *c, const char *db, const char *nam
                 break;
             o += (size_t)w;
         }
-        grid_add(&g, vals);
-        grid_add(&g, p->location);
-        grid_add(&g, sl_catalog_params_get(&p->params, "objectCount"));
-        grid_add(&g, sl_catalog_params_get(&p->params, "recordCount"));
-        grid_add(&g, sl_catalog_state_name(p->state));
+        cli_grid_add(&g, vals);
+        cli_grid_add(&g, p->location);
+        cli_grid_add(&g, sl_catalog_params_get(&p->params, "objectCount"));
+        cli_grid_add(&g, sl_catalog_params_get(&p->params, "recordCount"));
+        cli_grid_add(&g, sl_catalog_state_name(p->state));
     }
     if (!g.oom)
-        grid_print(&g, "");
-    grid_free(&g);
+        cli_grid_print(&g, CMD, "");
+    cli_grid_free(&g);
     sl_catalog_partition_list_free(parts, n);
     sl_catalog_table_free(t);
     return SL_EXIT_OK;

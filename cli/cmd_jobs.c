@@ -21,16 +21,15 @@
 
 #include "cli/cli.h"
 #include "runtime/alloc.h"
-#include "runtime/buf.h"
 #include "runtime/catalog.h"
 #include "runtime/catalog_json.h"
 #include "runtime/catalog_run.h"
+#include "scheduler/api.h"
 
 #define POLL_MIN_MS    200   /* first wait between polls of a run */
 #define POLL_MAX_MS    1000  /* longest wait: a run's state is cheap to read */
 #define QUEUED_HINT_MS 15000 /* ms a run may sit unclaimed before --wait says why */
 #define INT_OPTION_MAX 2147483647LL
-#define GRID_COLS_MAX  16
 
 /* ---- Help ---- */
 
@@ -205,101 +204,11 @@ static int64_t run_exec_ms(const struct sl_run *r)
     return end > r->running_ms ? end - r->running_ms : 0;
 }
 
-/* ---- Text tables ---- */
-
-/* Cells are copied (control characters escaped, so a value stays on its row)
- * and printed with columns padded to their width. */
-struct grid {
-    size_t n_cols;
-    size_t n_cells;
-    char **cells;
-    int oom;
-};
-
-static char *visible(const char *s)
-{
-    struct sl_buf b;
-    sl_buf_init(&b, 0);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n')
-            sl_buf_puts(&b, "\\n", NULL);
-        else if (*p == '\r')
-            sl_buf_puts(&b, "\\r", NULL);
-        else if (*p == '\t')
-            sl_buf_puts(&b, "\\t", NULL);
-        else if (*p < 0x20 || *p == 0x7f)
-            sl_buf_printf(&b, NULL, "\\x%02x", *p);
-        else
-            sl_buf_putc(&b, (char)*p, NULL);
-    }
-    return sl_buf_take(&b, NULL);
-}
-
-static void grid_add(struct grid *g, const char *cell)
-{
-    char **c;
-
-    if (g->oom)
-        return;
-    c = sl_realloc(g->cells, (g->n_cells + 1) * sizeof *c);
-    if (!c) {
-        g->oom = 1;
-        return;
-    }
-    g->cells = c;
-    c[g->n_cells] = visible(cell && *cell ? cell : "-");
-    if (!c[g->n_cells]) {
-        g->oom = 1;
-        return;
-    }
-    g->n_cells++;
-}
-
-static void grid_addf(struct grid *g, const char *fmt, long long v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, fmt, v);
-    grid_add(g, buf);
-}
-
-/* Prints the table; SL_EXIT_FAIL (with a message) when a cell could not be
- * copied. */
-static int grid_print(const struct grid *g, const char *cmd)
-{
-    size_t width[GRID_COLS_MAX] = {0};
-
-    if (g->oom) {
-        fprintf(stderr, "sluice %s: out of memory\n", cmd);
-        return SL_EXIT_FAIL;
-    }
-    for (size_t i = 0; i < g->n_cells; i++) {
-        size_t n = strlen(g->cells[i]);
-        size_t col = i % g->n_cols;
-        if (col < GRID_COLS_MAX && n > width[col])
-            width[col] = n;
-    }
-    for (size_t i = 0; i < g->n_cells; i++) {
-        size_t col = i % g->n_cols;
-        if (col + 1 == g->n_cols || i + 1 == g->n_cells)
-            printf("%s\n", g->cells[i]);
-        else
-            printf("%-*s  ", (int)width[col], g->cells[i]);
-    }
-    return SL_EXIT_OK;
-}
-
-static void grid_free(struct grid *g)
-{
-    for (size_t i = 0; i < g->n_cells; i++)
-        sl_free(g->cells[i]);
-    sl_free(g->cells);
-}
-
 /* ---- Glue shapes ---- */
 
-/* The Job follows scheduler/api_jobs.c, so `sluice jobs --json` and `aws glue
- * get-jobs` print the same members; the JobRun is the API's own
- * (sl_run_json, runtime/catalog_run.h). */
+/* Both are the API's own, so `sluice jobs --json` and `aws glue get-jobs`
+ * print the same members: the Job is sl_api_job_json (scheduler/api.h), the
+ * JobRun sl_run_json (runtime/catalog_run.h). */
 
 static int print_json(const char *cmd, json_t *doc)
 {
@@ -313,79 +222,6 @@ static int print_json(const char *cmd, json_t *doc)
     printf("%s\n", text);
     sl_free(text);
     return SL_EXIT_OK;
-}
-
-static int put_str(json_t *o, const char *key, const char *v)
-{
-    return v ? json_object_set_new(o, key, json_string(v)) : 0;
-}
-
-/* Epoch ms as Glue's timestamp (epoch seconds, 3 decimals); 0 = absent. */
-static int put_time(json_t *o, const char *key, int64_t ms)
-{
-    return ms > 0 ? json_object_set_new(o, key, json_real((double)ms / 1000.0)) : 0;
-}
-
-/* Member key = the parsed JSON text (skipped when NULL, or an empty object and
- * skip_empty). Nonzero on failure. */
-static int put_json_text(json_t *o, const char *key, const char *text, int skip_empty)
-{
-    if (!text)
-        return 0;
-    json_t *v = json_loads(text, 0, NULL);
-    if (!v)
-        return -1;
-    if (skip_empty && json_is_object(v) && json_object_size(v) == 0) {
-        json_decref(v);
-        return 0;
-    }
-    return json_object_set_new(o, key, v);
-}
-
-/* Echoed members first (stored as one JSON object), then the columns. */
-static int put_extra(json_t *o, const char *extra)
-{
-    if (!extra)
-        return 0;
-    json_t *x = json_loads(extra, 0, NULL);
-    int bad = !x || !json_is_object(x) || json_object_update(o, x) != 0;
-    json_decref(x);
-    return bad;
-}
-
-/* The Glue Job object of j (owned: json_decref); NULL on OOM. */
-static json_t *job_json(const struct sl_catalog_job *j)
-{
-    json_t *o = json_object();
-    json_t *exec = json_pack("{s:i}", "MaxConcurrentRuns", j->max_concurrent_runs);
-    int bad = !o || !exec;
-
-    if (!bad) {
-        bad |= put_extra(o, j->extra);
-        bad |= put_str(o, "Name", j->name);
-        bad |= put_str(o, "Description", j->description);
-        bad |= put_str(o, "Role", j->role);
-        bad |= put_time(o, "CreatedOn", j->created_ms);
-        bad |= put_time(o, "LastModifiedOn", j->modified_ms);
-        bad |= json_object_set(o, "ExecutionProperty", exec);
-        bad |= put_json_text(o, "Command", j->command, 0);
-        bad |= put_json_text(o, "DefaultArguments", j->default_arguments, 1);
-        bad |= put_json_text(o, "NonOverridableArguments", j->non_overridable_arguments, 1);
-        bad |= json_object_set_new(o, "MaxRetries", json_integer(j->max_retries));
-        bad |= json_object_set_new(
-            o, "Timeout",
-            json_integer(j->timeout_minutes ? j->timeout_minutes : SL_RUN_TIMEOUT_DEFAULT));
-        bad |= put_str(o, "GlueVersion", j->glue_version ? j->glue_version : "0.9");
-        bad |= put_str(o, "WorkerType", j->worker_type);
-        if (j->number_of_workers)
-            bad |= json_object_set_new(o, "NumberOfWorkers", json_integer(j->number_of_workers));
-    }
-    json_decref(exec);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
 }
 
 /* {"<key>": [shape of each]} (owned), NULL on OOM. */
@@ -405,7 +241,7 @@ static json_t *list_doc(const char *key, size_t n, json_t *(*item)(const void *,
 
 static json_t *job_item(const void *jobs, size_t i)
 {
-    return job_json(&((const struct sl_catalog_job *)jobs)[i]);
+    return sl_api_job_json(&((const struct sl_catalog_job *)jobs)[i]);
 }
 
 static json_t *run_item(const void *runs, size_t i)
@@ -449,7 +285,7 @@ int cmd_jobs(int argc, char **argv)
     struct sl_catalog_job *jobs = NULL;
     struct sl_catalog *c = NULL;
     struct sl_err err = {0};
-    struct grid g = {.n_cols = 8};
+    struct cli_grid g = {.n_cols = 8};
     size_t n = 0;
     int json = cli_json;
     int opt, rc;
@@ -479,7 +315,7 @@ int cmd_jobs(int argc, char **argv)
     const char *head[] = {"NAME",    "SOURCE",  "SCHEDULE", "CONCURRENCY",
                           "TIMEOUT", "RETRIES", "LAST RUN", "STARTED"};
     for (size_t i = 0; i < SL_ARRAY_LEN(head); i++)
-        grid_add(&g, head[i]);
+        cli_grid_add(&g, head[i]);
     for (size_t i = 0; i < n; i++) {
         const struct sl_catalog_job *j = &jobs[i];
         struct sl_run *last = NULL;
@@ -491,19 +327,19 @@ int cmd_jobs(int argc, char **argv)
         }
         snprintf(to, sizeof to, "%dm",
                  j->timeout_minutes ? j->timeout_minutes : SL_RUN_TIMEOUT_DEFAULT);
-        grid_add(&g, j->name);
-        grid_add(&g, j->source ? j->source : "api");
-        grid_add(&g, j->schedule);
-        grid_addf(&g, "%lld", (long long)j->max_concurrent_runs);
-        grid_add(&g, to);
-        grid_addf(&g, "%lld", (long long)j->max_retries);
-        grid_add(&g, last ? sl_run_state_name(last->state) : NULL);
-        grid_add(&g, last ? fmt_time(last->started_ms, tb, sizeof tb) : NULL);
+        cli_grid_add(&g, j->name);
+        cli_grid_add(&g, j->source ? j->source : "api");
+        cli_grid_add(&g, j->schedule);
+        cli_grid_addf(&g, "%lld", (long long)j->max_concurrent_runs);
+        cli_grid_add(&g, to);
+        cli_grid_addf(&g, "%lld", (long long)j->max_retries);
+        cli_grid_add(&g, last ? sl_run_state_name(last->state) : NULL);
+        cli_grid_add(&g, last ? fmt_time(last->started_ms, tb, sizeof tb) : NULL);
         sl_run_free(last);
     }
-    rc = grid_print(&g, cmd);
+    rc = cli_grid_print(&g, cmd, "");
 done:
-    grid_free(&g);
+    cli_grid_free(&g);
     sl_catalog_job_list_free(jobs, n);
     sl_catalog_free(c);
     return rc;
@@ -525,7 +361,7 @@ int cmd_runs(int argc, char **argv)
     struct sl_run *runs = NULL;
     struct sl_catalog *c = NULL;
     struct sl_err err = {0};
-    struct grid g = {.n_cols = 7};
+    struct cli_grid g = {.n_cols = 7};
     size_t n = 0;
     long long limit = 0;
     int json = cli_json;
@@ -561,21 +397,21 @@ int cmd_runs(int argc, char **argv)
     }
     const char *head[] = {"ID", "ATTEMPT", "STATE", "STARTED", "DURATION", "TRIGGER", "ERROR"};
     for (size_t i = 0; i < SL_ARRAY_LEN(head); i++)
-        grid_add(&g, head[i]);
+        cli_grid_add(&g, head[i]);
     for (size_t i = 0; i < n; i++) {
         const struct sl_run *r = &runs[i];
         char tb[40], db[32];
-        grid_add(&g, r->id);
-        grid_addf(&g, "%lld", (long long)r->attempt);
-        grid_add(&g, sl_run_state_name(r->state));
-        grid_add(&g, fmt_time(r->started_ms, tb, sizeof tb));
-        grid_add(&g, fmt_duration(run_exec_ms(r), db, sizeof db));
-        grid_add(&g, r->trigger_name);
-        grid_add(&g, r->error_message);
+        cli_grid_add(&g, r->id);
+        cli_grid_addf(&g, "%lld", (long long)r->attempt);
+        cli_grid_add(&g, sl_run_state_name(r->state));
+        cli_grid_add(&g, fmt_time(r->started_ms, tb, sizeof tb));
+        cli_grid_add(&g, fmt_duration(run_exec_ms(r), db, sizeof db));
+        cli_grid_add(&g, r->trigger_name);
+        cli_grid_add(&g, r->error_message);
     }
-    rc = grid_print(&g, cmd);
+    rc = cli_grid_print(&g, cmd, "");
 done:
-    grid_free(&g);
+    cli_grid_free(&g);
     sl_run_list_free(runs, n);
     sl_catalog_job_free(job);
     sl_catalog_free(c);

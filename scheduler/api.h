@@ -103,6 +103,9 @@ struct sl_api_op {
     sl_api_fn fn;
 };
 
+/* The Glue Job object of j (owned: json_decref), NULL on OOM (api_jobs.c). */
+json_t *sl_api_job_json(const struct sl_catalog_job *j);
+
 /* The catalog operations (api_catalog.c), ended by an entry with target NULL. */
 extern const struct sl_api_op sl_api_catalog_ops[];
 /* The job and job bookmark operations (api_jobs.c), ended the same way. */

@@ -204,8 +204,7 @@ static int put_str(json_t *o, const char *key, const char *v)
     return v ? json_object_set_new(o, key, json_string(v)) : 0;
 }
 
-/* The Glue Job object of j (owned: json_decref); NULL on OOM. */
-static json_t *job_json(const struct sl_catalog_job *j)
+json_t *sl_api_job_json(const struct sl_catalog_job *j)
 {
     json_t *o = json_object();
     json_t *exec = json_object();
@@ -295,7 +294,7 @@ static int op_get_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
             return sl_api_fail(e, 400, NOT_FOUND, "Job %s not found", name);
         return sl_api_catalog_fail(ctx, "GetJob", &err, e);
     }
-    json_t *job = job_json(j);
+    json_t *job = sl_api_job_json(j);
     sl_catalog_job_free(j);
     *out = job ? json_pack("{s:o}", "Job", job) : NULL;
     return *out ? SL_OK : sl_api_oom(e);
@@ -329,7 +328,7 @@ static int op_get_jobs(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     size_t n_page = more ? (size_t)limit : n;
     list = json_array();
     for (size_t i = 0; list && i < n_page; i++)
-        if (json_array_append_new(list, job_json(&jobs[i])) != 0) {
+        if (json_array_append_new(list, sl_api_job_json(&jobs[i])) != 0) {
             json_decref(list);
             list = NULL;
         }

@@ -208,7 +208,7 @@ TEST(migrations_are_idempotent)
     CHECK(pg_test_query_long(ci, "SELECT count(*) FROM \"sluice\".\"schema_migrations\"") == n1);
     CHECK(pg_test_query_long(ci, "SELECT floor(extract(epoch FROM max(\"applied_at\")) * 1e6)::int8 "
                          "FROM \"sluice\".\"schema_migrations\"") == t1);
-    CHECK(pg_test_query_long(ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'") == 14);
+    CHECK(pg_test_query_long(ci, "SELECT count(*) FROM pg_tables WHERE schemaname = 'sluice'") == 19);
     sl_free(ci);
 }
 
