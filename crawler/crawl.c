@@ -1852,12 +1852,21 @@ int sl_crawl_run(struct sl_catalog *cat, const struct sl_crawl_config *cfg,
     /* store the definition only when it changed (a re-crawl writes nothing else) */
     json_t *cj = sl_crawl_config_to_json(cfg);
     json_object_set_new(cj, "name", json_string(name));
-    char *ctext = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(cj);
     struct sl_catalog_crawler *have = NULL;
     r.update_behavior = cfg->update_behavior;
     r.delete_behavior = cfg->delete_behavior;
     rc = sl_catalog_crawler_get(cat, name, &have, err);
+    if (rc == SL_OK && have->config) {
+        /* keep what the crawl does not own: the Glue members of a crawler
+         * created through the API (Role, Schedule, ...) under "glue" */
+        json_t *stored = json_loads(have->config, 0, NULL);
+        json_t *glue = json_object_get(stored, "glue");
+        if (glue)
+            json_object_set(cj, "glue", glue);
+        json_decref(stored);
+    }
+    char *ctext = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(cj);
     if (rc == SL_OK && cfg->recrawl == SL_CRAWL_NEW_FOLDERS_ONLY) {
         /* §12.3: needs an earlier full crawl of the same targets and exclusions */
         json_t *old = have->config ? json_loads(have->config, 0, NULL) : NULL;

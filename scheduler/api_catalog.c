@@ -1,7 +1,8 @@
 /*
  * scheduler/api_catalog.c - the Glue Data Catalog operations of the HTTP API
  * (spec/aws-api.md §3.3): GetDatabases, GetDatabase, CreateDatabase,
- * GetTables, GetTable and GetPartitions. Each validates its request members
+ * DeleteDatabase, GetTables, GetTable, DeleteTable and GetPartitions (with its
+ * Expression filter over partition keys). Each validates its request members
  * (§1.6: wrong JSON type -> SerializationException; missing, too short or too
  * long -> InvalidInputException), calls runtime/catalog.h and answers with the
  * shapes of runtime/catalog_json.h. Routing, auth and the response framing are
@@ -11,11 +12,26 @@
  * database or table name; for partitions the JSON array of its values), so
  * tokens only grow and never repeat. A handler asks the catalog for one item
  * more than the page and returns a token only when that item exists.
+ *
+ * GetPartitions Expression reuses the push_down_predicate parser
+ * (runtime/predicate.h: the same grammar, = <> > < >= <= AND OR NOT IN
+ * BETWEEN LIKE IS NULL and parentheses). Its typing differs from the API's
+ * rule "compare numerically when both sides parse as integers" only in how a
+ * key is typed, so each partition is evaluated with its keys typed by their
+ * values: a key whose value is an integer is a bigint (its comparisons are
+ * numeric; a string literal like '9' reads as a number), any other key is a
+ * string (byte-wise). A comparison of an integer value with a non-numeric
+ * literal is then unknown (false) where a pure string compare could hold,
+ * e.g. hour <> 'x'; partition values of one key are almost always of one kind.
+ * An empty value (how the crawler records Hive's __HIVE_DEFAULT_PARTITION__)
+ * is SQL NULL, so "month IS NULL" finds it.
  */
 #include <string.h>
 
 #include "runtime/alloc.h"
 #include "runtime/catalog_json.h"
+#include "runtime/log.h"
+#include "runtime/predicate.h"
 #include "scheduler/api.h"
 
 #define NAME_MAX_LEN     255  /* NameString: 1..255 chars (§3) */
@@ -25,6 +41,8 @@
 #define PAGE_DEFAULT     100  /* MaxResults when absent (§1.8) */
 #define PARTS_PAGE_MAX   1000 /* GetPartitions MaxResults maximum */
 #define LIST_PAGE_MAX    100  /* GetDatabases / GetTables MaxResults maximum */
+#define SCAN_BATCH       500  /* partitions read per catalog query while filtering */
+#define FILTER_CACHE     8    /* parsed key typings kept per request (one or two in practice) */
 
 #define INVALID_INPUT "InvalidInputException"
 
@@ -167,6 +185,30 @@ done:
     return rc;
 }
 
+/* Deletes the database with its tables, their versions, columns and
+ * partitions: one DELETE whose cascade runs in one transaction (AWS does this
+ * asynchronously). */
+static int op_delete_database(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
+                              struct sl_api_error *e)
+{
+    const char *name;
+    struct sl_err err = {0};
+
+    if (sl_api_get_string(in, "Name", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK)
+        return SL_ECONFIG;
+    struct sl_catalog *c = sl_api_catalog(ctx, e);
+    if (!c)
+        return SL_ECONFIG;
+    if (sl_catalog_database_delete(c, name, &err) != SL_OK) {
+        if (err.code == SL_ENOTFOUND)
+            return sl_api_fail(e, 400, "EntityNotFoundException", "Database %s not found.", name);
+        return sl_api_catalog_fail(ctx, "DeleteDatabase", &err, e);
+    }
+    sl_log(SL_LOG_INFO, "[api req:%s] database \"%s\" deleted", sl_api_request_id(ctx), name);
+    *out = json_object();
+    return *out ? SL_OK : sl_api_oom(e);
+}
+
 /* ---- Tables ---- */
 
 static int op_get_tables(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
@@ -254,6 +296,271 @@ static int op_get_table(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
     return *out ? SL_OK : sl_api_oom(e);
 }
 
+/* Deletes the table with its versions, columns and partitions (one DELETE and
+ * its cascade). */
+static int op_delete_table(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
+                           struct sl_api_error *e)
+{
+    const char *db, *name;
+    struct sl_catalog_table *t = NULL;
+    struct sl_err err = {0};
+
+    if (sl_api_get_string(in, "DatabaseName", 1, 1, NAME_MAX_LEN, 1, &db, e) != SL_OK ||
+        sl_api_get_string(in, "Name", 1, 1, NAME_MAX_LEN, 1, &name, e) != SL_OK)
+        return SL_ECONFIG;
+    /* read first, so a missing database and a missing table get their own message */
+    if (load_table(ctx, "DeleteTable", db, name, &t, e) != SL_OK)
+        return SL_ECONFIG;
+    sl_catalog_table_free(t);
+    struct sl_catalog *c = sl_api_catalog(ctx, e);
+    if (!c)
+        return SL_ECONFIG;
+    if (sl_catalog_table_delete(c, db, name, &err) != SL_OK) {
+        if (err.code == SL_ENOTFOUND) /* deleted meanwhile */
+            return sl_api_fail(e, 400, "EntityNotFoundException", "Table %s not found.", name);
+        return sl_api_catalog_fail(ctx, "DeleteTable", &err, e);
+    }
+    sl_log(SL_LOG_INFO, "[api req:%s] table \"%s.%s\" deleted", sl_api_request_id(ctx), db, name);
+    *out = json_object();
+    return *out ? SL_OK : sl_api_oom(e);
+}
+
+/* ---- Partition expressions ---- */
+
+/* One parse of the expression for one typing of the keys ('i' bigint, 's'
+ * string per key). */
+struct typed_pred {
+    char *typing; /* owned; n_keys chars + NUL */
+    struct sl_pred *pred;
+};
+
+/* The Expression of one GetPartitions request, parsed lazily per typing. */
+struct part_filter {
+    const char *text;  /* borrowed: the request's Expression */
+    const char **keys; /* owned array; names borrowed from the table */
+    size_t n_keys;
+    struct typed_pred cache[FILTER_CACHE];
+    size_t n_cache;
+};
+
+static void part_filter_cleanup(struct part_filter *f)
+{
+    for (size_t i = 0; i < f->n_cache; i++) {
+        sl_free(f->cache[i].typing);
+        sl_pred_free(f->cache[i].pred);
+    }
+    sl_free(f->keys);
+    memset(f, 0, sizeof *f);
+}
+
+/* Is v an integer: [+-]digits? */
+static int is_integer(const char *v)
+{
+    if (!v)
+        return 0;
+    if (*v == '+' || *v == '-')
+        v++;
+    if (!*v)
+        return 0;
+    for (; *v; v++)
+        if (*v < '0' || *v > '9')
+            return 0;
+    return 1;
+}
+
+/* Parses f->text with the keys typed by typing; SL_EPARSE / SL_ENOMEM in err. */
+static int filter_parse(const struct part_filter *f, const char *typing, struct sl_pred **out,
+                        struct sl_err *err)
+{
+    const char **types = sl_calloc(f->n_keys ? f->n_keys : 1, sizeof *types);
+    if (!types)
+        return sl_err_set(err, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < f->n_keys; i++)
+        types[i] = typing[i] == 'i' ? "bigint" : "string";
+    int rc = sl_pred_parse(f->text, f->keys, types, f->n_keys, out, err);
+    sl_free(types);
+    return rc;
+}
+
+/* Sets up f for expr over the partition keys of t and checks that it parses:
+ * InvalidInputException naming the column of the problem otherwise. */
+static int part_filter_init(struct part_filter *f, const char *expr,
+                            const struct sl_catalog_table *t, struct sl_api_error *e)
+{
+    struct sl_err err = {0};
+    struct sl_pred *p = NULL;
+    char *typing = NULL;
+
+    memset(f, 0, sizeof *f);
+    f->text = expr;
+    f->n_keys = t->n_partition_keys;
+    f->keys = sl_calloc(f->n_keys ? f->n_keys : 1, sizeof *f->keys);
+    typing = sl_alloc(f->n_keys + 1);
+    if (!f->keys || !typing) {
+        sl_free(typing);
+        return sl_api_oom(e);
+    }
+    for (size_t i = 0; i < f->n_keys; i++) {
+        f->keys[i] = t->partition_keys[i].name;
+        typing[i] = 's';
+    }
+    typing[f->n_keys] = '\0';
+    /* the grammar does not depend on the typing (no key is boolean), so one
+     * parse decides whether the expression is valid */
+    if (filter_parse(f, typing, &p, &err) != SL_OK) {
+        sl_free(typing);
+        if (err.code == SL_ENOMEM)
+            return sl_api_oom(e);
+        const char *why = err.msg;
+        if (strncmp(why, "push_down_predicate: ", 21) == 0)
+            why += 21;
+        return sl_api_fail(e, 400, INVALID_INPUT, "Unsupported expression: %s", why);
+    }
+    f->cache[0].typing = typing;
+    f->cache[0].pred = p;
+    f->n_cache = 1;
+    return SL_OK;
+}
+
+/* Does partition p match? -1 with e filled on OOM. */
+static int part_filter_match(struct part_filter *f, const struct sl_catalog_partition *p,
+                             struct sl_api_error *e)
+{
+    char stack_typing[64];
+    char *typing = f->n_keys < sizeof stack_typing ? stack_typing : sl_alloc(f->n_keys + 1);
+    const struct sl_pred *pred = NULL;
+    struct sl_pred *own = NULL;
+    struct sl_err err = {0};
+    int r = -1;
+
+    if (!typing) {
+        sl_api_oom(e);
+        return -1;
+    }
+    if (p->n_values != f->n_keys) {
+        r = 0; /* a partition written under other keys matches nothing */
+        goto done;
+    }
+    for (size_t i = 0; i < f->n_keys; i++)
+        typing[i] = is_integer(p->values[i]) ? 'i' : 's';
+    typing[f->n_keys] = '\0';
+    for (size_t i = 0; i < f->n_cache && !pred; i++)
+        if (strcmp(f->cache[i].typing, typing) == 0)
+            pred = f->cache[i].pred;
+    if (!pred) {
+        if (filter_parse(f, typing, &own, &err) != SL_OK) {
+            /* parsed once already: only memory can fail here */
+            sl_api_oom(e);
+            goto done;
+        }
+        pred = own;
+        if (f->n_cache < FILTER_CACHE) {
+            char *kept = sl_strdup(typing);
+            if (kept) {
+                f->cache[f->n_cache].typing = kept;
+                f->cache[f->n_cache].pred = own;
+                f->n_cache++;
+                own = NULL;
+            }
+        }
+    }
+    /* the crawler records Hive's NULL partition (__HIVE_DEFAULT_PARTITION__)
+     * as an empty value: both are SQL NULL to the expression */
+    const char *stack_values[16];
+    const char **values = f->n_keys <= SL_ARRAY_LEN(stack_values)
+                              ? stack_values
+                              : sl_calloc(f->n_keys, sizeof *values);
+    if (!values) {
+        sl_api_oom(e);
+        goto done;
+    }
+    for (size_t i = 0; i < f->n_keys; i++)
+        values[i] = p->values[i] && p->values[i][0] ? p->values[i] : NULL;
+    r = sl_pred_eval(pred, values) ? 1 : 0;
+    if (values != stack_values)
+        sl_free(values);
+done:
+    sl_pred_free(own);
+    if (typing != stack_typing)
+        sl_free(typing);
+    return r;
+}
+
+/* *out = up to limit partitions of t after 'after' (n_after values) that
+ * match f, reading the catalog in batches (owned: sl_catalog_partition_list_free). */
+static int list_matching(struct sl_api_ctx *ctx, struct sl_catalog *c,
+                         const struct sl_catalog_table *t, struct part_filter *f,
+                         const char *const *after, size_t n_after, size_t limit,
+                         struct sl_catalog_partition **out, size_t *n_out, struct sl_api_error *e)
+{
+    struct sl_catalog_partition *got = NULL, *batch = NULL;
+    size_t n_got = 0, n_batch = 0;
+    char **cursor = NULL; /* owned copy of the last values read */
+    size_t n_cursor = 0;
+    struct sl_err err = {0};
+    int rc = SL_ECONFIG;
+
+    got = sl_calloc(limit ? limit : 1, sizeof *got);
+    if (!got)
+        return sl_api_oom(e);
+    for (;;) {
+        if (sl_catalog_partition_list(
+                c, t->database, t->name, cursor ? (const char *const *)cursor : after,
+                cursor ? n_cursor : n_after, SCAN_BATCH, &batch, &n_batch, &err) != SL_OK) {
+            sl_api_catalog_fail(ctx, "GetPartitions", &err, e);
+            goto done;
+        }
+        int last_moved = 0;
+        for (size_t i = 0; i < n_batch; i++) {
+            int m = n_got < limit ? part_filter_match(f, &batch[i], e) : 0;
+            if (m < 0)
+                goto done;
+            last_moved = m;
+            if (m) {
+                got[n_got++] = batch[i]; /* moved */
+                sl_catalog_partition_init(&batch[i]);
+            }
+        }
+        if (n_got >= limit || n_batch < SCAN_BATCH)
+            break;
+        /* the next batch starts after the last partition of this one */
+        for (size_t i = 0; i < n_cursor; i++)
+            sl_free(cursor[i]);
+        sl_free(cursor);
+        n_cursor = 0;
+        /* the last one read may have been moved to got: its values are then there */
+        const struct sl_catalog_partition *last =
+            last_moved ? &got[n_got - 1] : &batch[n_batch - 1];
+        cursor = sl_calloc(last->n_values ? last->n_values : 1, sizeof *cursor);
+        if (!cursor) {
+            sl_api_oom(e);
+            goto done;
+        }
+        for (size_t i = 0; i < last->n_values; i++) {
+            if (!(cursor[i] = sl_strdup(last->values[i]))) {
+                sl_api_oom(e);
+                goto done;
+            }
+            n_cursor++;
+        }
+        sl_catalog_partition_list_free(batch, n_batch);
+        batch = NULL;
+        n_batch = 0;
+    }
+    *out = got;
+    *n_out = n_got;
+    got = NULL;
+    n_got = 0;
+    rc = SL_OK;
+done:
+    sl_catalog_partition_list_free(batch, n_batch);
+    sl_catalog_partition_list_free(got, n_got);
+    for (size_t i = 0; i < n_cursor; i++)
+        sl_free(cursor[i]);
+    sl_free(cursor);
+    return rc;
+}
+
 /* ---- Partitions ---- */
 
 /* The values of a partition token (a JSON array of strings) into *values
@@ -315,6 +622,8 @@ static int op_get_partitions(struct sl_api_ctx *ctx, const json_t *in, json_t **
     struct sl_catalog_partition *parts = NULL;
     size_t n = 0;
     struct sl_err err = {0};
+    struct part_filter filter = {0};
+    int filtering = 0;
     int rc = SL_ECONFIG;
 
     if (sl_api_get_string(in, "DatabaseName", 1, 1, NAME_MAX_LEN, 1, &db, e) != SL_OK ||
@@ -324,12 +633,13 @@ static int op_get_partitions(struct sl_api_ctx *ctx, const json_t *in, json_t **
         sl_api_get_int(in, "MaxResults", 1, PARTS_PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK ||
         sl_api_get_bool(in, "ExcludeColumnSchema", &exclude, e) != SL_OK)
         return SL_ECONFIG;
-    /* Partition filters (§3.3) are not implemented yet: refuse rather than
-     * return partitions the caller filtered out. */
-    if (expr && expr[0])
-        return sl_api_fail(e, 400, INVALID_INPUT, "Expression is not supported by this server yet");
     if (load_table(ctx, "GetPartitions", db, name, &t, e) != SL_OK)
         return SL_ECONFIG;
+    if (expr && expr[strspn(expr, " \t\r\n")] != '\0') {
+        if (part_filter_init(&filter, expr, t, e) != SL_OK)
+            goto done;
+        filtering = 1;
+    }
     if (token && token[0]) {
         if (partition_after(token, t->n_partition_keys, &after, e) != SL_OK)
             goto done;
@@ -344,9 +654,13 @@ static int op_get_partitions(struct sl_api_ctx *ctx, const json_t *in, json_t **
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
         goto done;
-    if (sl_catalog_partition_list(c, t->database, t->name, after_v,
-                                  after_v ? t->n_partition_keys : 0, (size_t)limit + 1, &parts, &n,
-                                  &err) != SL_OK) {
+    if (filtering) {
+        if (list_matching(ctx, c, t, &filter, after_v, after_v ? t->n_partition_keys : 0,
+                          (size_t)limit + 1, &parts, &n, e) != SL_OK)
+            goto done;
+    } else if (sl_catalog_partition_list(c, t->database, t->name, after_v,
+                                         after_v ? t->n_partition_keys : 0, (size_t)limit + 1,
+                                         &parts, &n, &err) != SL_OK) {
         sl_api_catalog_fail(ctx, "GetPartitions", &err, e);
         goto done;
     }
@@ -368,6 +682,7 @@ done:
     sl_catalog_partition_list_free(parts, n);
     sl_free(after_v);
     json_decref(after);
+    part_filter_cleanup(&filter);
     sl_catalog_table_free(t);
     return rc;
 }
@@ -378,8 +693,10 @@ const struct sl_api_op sl_api_catalog_ops[] = {
     {"AWSGlue.CreateDatabase", "CreateDatabase", op_create_database},
     {"AWSGlue.GetDatabase", "GetDatabase", op_get_database},
     {"AWSGlue.GetDatabases", "GetDatabases", op_get_databases},
+    {"AWSGlue.DeleteDatabase", "DeleteDatabase", op_delete_database},
     {"AWSGlue.GetTable", "GetTable", op_get_table},
     {"AWSGlue.GetTables", "GetTables", op_get_tables},
+    {"AWSGlue.DeleteTable", "DeleteTable", op_delete_table},
     {"AWSGlue.GetPartitions", "GetPartitions", op_get_partitions},
     {NULL, NULL, NULL},
 };
