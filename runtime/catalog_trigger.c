@@ -95,7 +95,8 @@ static int check_name(const char *what, const char *name, struct sl_err *err)
 int sl_schedule_key(enum sl_schedule_kind kind, const char *name, char out[SL_SCHEDULE_KEY_MAX],
                     struct sl_err *err)
 {
-    int n = snprintf(out, SL_SCHEDULE_KEY_MAX, "%s:%s", kind == SL_SCHEDULE_JOB ? "job" : "sched",
+    int n = snprintf(out, SL_SCHEDULE_KEY_MAX, "%s:%s",
+                     kind == SL_SCHEDULE_JOB ? "job" : kind == SL_SCHEDULE_CRAWLER ? "crawl" : "sched",
                      name ? name : "");
     if (n < 0 || n >= SL_SCHEDULE_KEY_MAX)
         return sl_err_set(err, SL_ECONFIG, "schedule name \"%.32s...\" is too long", name);
@@ -804,7 +805,8 @@ int sl_catalog_schedule_list(struct sl_catalog *c, struct sl_schedule **out, siz
     }
     for (int i = 0; i < PQntuples(r); i++) {
         n++;
-        s[i].kind = sl_catalog_get_i64(r, i, 0) ? SL_SCHEDULE_JOB : SL_SCHEDULE_TRIGGER;
+        int64_t k = sl_catalog_get_i64(r, i, 0);
+        s[i].kind = k == 2 ? SL_SCHEDULE_CRAWLER : k == 1 ? SL_SCHEDULE_JOB : SL_SCHEDULE_TRIGGER;
         s[i].checked_until_ms = sl_catalog_get_i64(r, i, 3);
         if (sl_catalog_get_str(r, i, 1, &s[i].name, err) != SL_OK ||
             sl_catalog_get_str(r, i, 2, &s[i].schedule, err) != SL_OK)
@@ -877,7 +879,8 @@ int sl_catalog_schedule_fire(struct sl_catalog *c, enum sl_schedule_kind kind, c
         *fired = 0;
     if (runs)
         *runs = NULL;
-    if (check_name(kind == SL_SCHEDULE_JOB ? "job" : "trigger", name, err) != SL_OK ||
+    if ((kind != SL_SCHEDULE_CRAWLER &&
+         check_name(kind == SL_SCHEDULE_JOB ? "job" : "trigger", name, err) != SL_OK) ||
         sl_schedule_key(kind, name, key, err) != SL_OK)
         goto fail;
     /* floor division: fire times before 1970 do not occur, but stay exact */
@@ -891,8 +894,9 @@ int sl_catalog_schedule_fire(struct sl_catalog *c, enum sl_schedule_kind kind, c
      * for the first one's commit, then finds the fire row taken. */
     const char *nargs[] = {name};
     r = sl_catalog_query(c->pg,
-                         kind == SL_SCHEDULE_JOB ? SL_CATALOG_SQL_JOB_HAS_SCHEDULE
-                                                 : SL_CATALOG_SQL_TRIGGER_SCHEDULED_ACTIONS,
+                         kind == SL_SCHEDULE_JOB       ? SL_CATALOG_SQL_JOB_HAS_SCHEDULE
+                         : kind == SL_SCHEDULE_CRAWLER ? SL_CATALOG_SQL_CRAWLER_HAS_SCHEDULE
+                                                       : SL_CATALOG_SQL_TRIGGER_SCHEDULED_ACTIONS,
                          1, nargs, err);
     if (!r)
         goto fail;
@@ -900,7 +904,7 @@ int sl_catalog_schedule_fire(struct sl_catalog *c, enum sl_schedule_kind kind, c
     if (live && kind == SL_SCHEDULE_TRIGGER)
         actions = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     else if (live)
-        actions = json_pack("[{s:s}]", "JobName", name);
+        actions = json_pack("[{s:s}]", kind == SL_SCHEDULE_CRAWLER ? "CrawlerName" : "JobName", name);
     PQclear(r);
     r = NULL;
     if (live && !json_is_array(actions)) {

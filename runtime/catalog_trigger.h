@@ -141,6 +141,9 @@ int sl_catalog_trigger_on_run_done(struct sl_catalog *c, const struct sl_run *do
 enum sl_schedule_kind {
     SL_SCHEDULE_TRIGGER = 0, /* an ACTIVATED SCHEDULED trigger: key "sched:<name>" */
     SL_SCHEDULE_JOB = 1,     /* a job with a job{} header schedule: key "job:<name>" */
+    SL_SCHEDULE_CRAWLER = 2, /* a crawler created with a Schedule (CreateCrawler): key
+                              * "crawl:<name>"; the schedule is its config's
+                              * glue.Schedule */
 };
 
 /* One schedule to evaluate. */
@@ -152,12 +155,13 @@ struct sl_schedule {
 };
 
 void sl_schedule_list_free(struct sl_schedule *s, size_t n_schedules);
-/* "sched:<name>" or "job:<name>" into out; SL_ECONFIG when name is too long. */
+/* "sched:<name>", "job:<name>" or "crawl:<name>" into out; SL_ECONFIG when name is too long. */
 int sl_schedule_key(enum sl_schedule_kind kind, const char *name, char out[SL_SCHEDULE_KEY_MAX],
                     struct sl_err *err);
 
-/* *out = every ACTIVATED SCHEDULED trigger and every job whose schedule is
- * set, with its schedule state (triggers first, then jobs, each by name).
+/* *out = every ACTIVATED SCHEDULED trigger, every job whose schedule is set
+ * and every crawler with a Schedule, with its schedule state (triggers first,
+ * then jobs, then crawlers, each by name).
  * Owned: sl_schedule_list_free. */
 int sl_catalog_schedule_list(struct sl_catalog *c, struct sl_schedule **out, size_t *n_out,
                              struct sl_err *err);

@@ -62,6 +62,10 @@
 /* $1 job -> one row when the job has a schedule */
 #define SL_CATALOG_SQL_JOB_HAS_SCHEDULE                                                            \
     "SELECT 1 FROM \"sluice\".\"job\" WHERE \"name\" = $1 AND \"schedule\" IS NOT NULL"
+/* $1 crawler -> one row while it has a Schedule (locked until commit) */
+#define SL_CATALOG_SQL_CRAWLER_HAS_SCHEDULE                                                        \
+    "SELECT 1 FROM \"sluice\".\"crawler\" WHERE \"name\" = $1"                                     \
+    " AND \"config\"->'glue'->>'Schedule' IS NOT NULL FOR UPDATE"
 
 /* ---- Fires ---- */
 
@@ -112,6 +116,11 @@
     SL_CATALOG_SQL_MS("\"s\".\"checked_until\"")                                                   \
     " FROM \"sluice\".\"job\" \"j\" LEFT JOIN \"sluice\".\"schedule_state\" \"s\""                 \
     " ON \"s\".\"key\" = 'job:' || \"j\".\"name\" WHERE \"j\".\"schedule\" IS NOT NULL"            \
+    " UNION ALL SELECT 2, \"c\".\"name\", \"c\".\"config\"->'glue'->>'Schedule', "                   \
+    SL_CATALOG_SQL_MS("\"s\".\"checked_until\"")                                                   \
+    " FROM \"sluice\".\"crawler\" \"c\" LEFT JOIN \"sluice\".\"schedule_state\" \"s\""             \
+    " ON \"s\".\"key\" = 'crawl:' || \"c\".\"name\""                                                   \
+    " WHERE \"c\".\"config\"->'glue'->>'Schedule' IS NOT NULL"                                         \
     " ORDER BY 1, 2"
 
 #endif

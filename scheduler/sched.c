@@ -276,7 +276,9 @@ int sl_sched_tick(struct sl_sched *s, int64_t now_ms, size_t *n_fired, struct sl
     }
     for (size_t i = 0; i < n; i++) {
         if ((rc = tick_one(s, &list[i], now_ms, fires, &fired, err)) != SL_OK) {
-            sl_err_prefix(err, "%s \"%s\"", list[i].kind == SL_SCHEDULE_JOB ? "job" : "trigger",
+            sl_err_prefix(err, "%s \"%s\"", list[i].kind == SL_SCHEDULE_JOB       ? "job"
+                          : list[i].kind == SL_SCHEDULE_CRAWLER ? "crawler"
+                                                                : "trigger",
                           list[i].name);
             break;
         }

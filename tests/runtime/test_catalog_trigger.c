@@ -414,6 +414,47 @@ TEST(job_schedule_fires_the_job)
     end_runs("hj");
 }
 
+TEST(crawler_schedule_fires_a_crawl)
+{
+    NEED_CATALOG(c);
+    struct sl_err err = {0};
+    struct sl_schedule *list = NULL;
+    size_t n = 0;
+    int fired = -1, seen = 0;
+
+    CHECK_OK(sl_catalog_crawler_put(c, "Sched-Crawler",
+                                    "{\"glue\":{\"Schedule\":\"cron(0/15 * * * ? *)\"}}", NULL,
+                                    &err),
+             &err);
+    CHECK_OK(sl_catalog_crawler_put(c, "unsched", "{\"glue\":{}}", NULL, &err), &err);
+    CHECK_OK(sl_catalog_schedule_list(c, &list, &n, &err), &err);
+    for (size_t i = 0; i < n; i++) {
+        if (list[i].kind == SL_SCHEDULE_CRAWLER && strcmp(list[i].name, "Sched-Crawler") == 0) {
+            seen = 1;
+            CHECK_STR(list[i].schedule, "cron(0/15 * * * ? *)");
+        }
+        CHECK(!(list[i].kind == SL_SCHEDULE_CRAWLER && strcmp(list[i].name, "unsched") == 0));
+    }
+    CHECK(seen);
+    sl_schedule_list_free(list, n);
+    CHECK_OK(sl_catalog_schedule_fire(c, SL_SCHEDULE_CRAWLER, "Sched-Crawler", 1767225600000LL,
+                                      &fired, NULL, &err),
+             &err);
+    CHECK(fired == 1);
+    CHECK(count("SELECT count(*) FROM sluice.job_run WHERE kind = 'crawler' AND job_name = '%s' "
+                "AND idempotency_key = 'crawl:Sched-Crawler:1767225600:0'",
+                "Sched-Crawler") == 1);
+    /* the same fire again starts nothing */
+    CHECK_OK(sl_catalog_schedule_fire(c, SL_SCHEDULE_CRAWLER, "Sched-Crawler", 1767225600000LL,
+                                      &fired, NULL, &err),
+             &err);
+    CHECK(fired == 0);
+    CHECK_OK(sl_catalog_schedule_fire(c, SL_SCHEDULE_CRAWLER, "unsched", 1767225600000LL, &fired,
+                                      NULL, &err),
+             &err);
+    CHECK(fired == 0);
+}
+
 /* Two "servers": connections firing the same fire time at the same moment. */
 struct racer {
     const char *name;
@@ -631,6 +672,7 @@ int main(void)
     RUN(on_demand_starts_all_or_none);
     RUN(schedule_fire_once_per_time);
     RUN(job_schedule_fires_the_job);
+    RUN(crawler_schedule_fires_a_crawl);
     RUN(two_servers_fire_once);
     RUN(conditional_any_fires_once_per_run);
     RUN(conditional_and_fires_per_wave);
