@@ -48,7 +48,7 @@ check memory_junk_exits_2 test "$(rc_of "$SLUICE" run good.lua --memory 1G)" = 2
 check memory_negative_exits_2 test "$(rc_of "$SLUICE" run good.lua --memory -5)" = 2
 check partitions_0_exits_2 test "$(rc_of "$SLUICE" run good.lua --partitions 0)" = 2
 check run_id_bad_exits_2 test "$(rc_of "$SLUICE" run good.lua --run-id 'a/b')" = 2
-long_id=$(printf 'x%.0s' {1..65})
+long_id=$(printf 'x%.0s' {1..129})
 check run_id_long_exits_2 test "$(rc_of "$SLUICE" run good.lua --run-id "$long_id")" = 2
 check run_id_env_bad_exits_2 test "$(SLUICE_RUN_ID='no spaces' rc_of "$SLUICE" run good.lua)" = 2
 check unknown_option_exits_2 test "$(rc_of "$SLUICE" run good.lua --frobnicate)" = 2
