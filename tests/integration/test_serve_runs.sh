@@ -43,6 +43,8 @@ jget() { node -e "const d=JSON.parse(require('fs').readFileSync('$1','utf8'));co
 
 PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 URL=http://127.0.0.1:$PORT
+S3_ENDPOINT=${AWS_ENDPOINT_URL:-} # s3rver and its keys, for a job script kept in S3
+S3_KEY=${AWS_ACCESS_KEY_ID:-} S3_SECRET=${AWS_SECRET_ACCESS_KEY:-}
 export AWS_ACCESS_KEY_ID=AKIDRUNS AWS_SECRET_ACCESS_KEY=runsecret AWS_DEFAULT_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
@@ -88,7 +90,8 @@ timeout_minute_seconds = 2
 lease_seconds = 10
 EOF
 
-SLUICE_API_KEYS=AKIDRUNS:runsecret SLUICE_HOME="$work/home" "$SLUICE" serve \
+AWS_ENDPOINT_URL_S3=$S3_ENDPOINT AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET \
+    SLUICE_API_KEYS=AKIDRUNS:runsecret SLUICE_HOME="$work/home" "$SLUICE" serve \
     --listen "127.0.0.1:$PORT" --jobs "$work/jobs" --config "$work/sluice.conf" \
     >"$work/serve.log" 2>&1 &
 server_pid=$!
@@ -188,6 +191,36 @@ check timeout_message test "$(glue get-job-run --job-name "${J}_to" --run-id "$R
 # a run-level Timeout overrides the job's: 3 "minutes" (6 s) still end in TIMEOUT
 glue get-job-run --job-name "${J}_to" --run-id "$R5" --query JobRun.Timeout --output text >"$work/to.txt"
 check timeout_effective test "$(cat "$work/to.txt")" = 1
+
+# ---- a job whose script is in S3: fetched when the run starts
+if [ -n "$S3_ENDPOINT" ] && [ -n "${SLUICE_TEST_BUCKET:-}" ]; then
+    AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET \
+        "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp "$work/jobs/copy.lua" \
+        "s3://$SLUICE_TEST_BUCKET/${J}/copy.lua" >/dev/null 2>&1
+    glue create-job --name "${J}_s3" --role r \
+        --command "ScriptLocation=s3://$SLUICE_TEST_BUCKET/${J}/copy.lua" \
+        --default-arguments '{"--tag":"from_s3"}' >/dev/null
+    R7=$(glue start-job-run --job-name "${J}_s3" --query JobRunId --output text)
+    check s3_script_run test "$(wait_state "${J}_s3" "$R7" SUCCEEDED FAILED ERROR)" = SUCCEEDED
+    check s3_script_output test -f "$work/out/from_s3/_SUCCESS"
+    check s3_script_copy_removed test -z "$(ls "$work/home/server/scripts" 2>/dev/null)"
+else
+    echo "skip - s3_script_run: needs the S3 emulator (AWS_ENDPOINT_URL, SLUICE_TEST_BUCKET)"
+fi
+
+# ---- a run's log through the API (SluiceService.GetJobRunLog), signed by curl
+curl -s --aws-sigv4 "aws:amz:us-east-1:glue" --user "AKIDRUNS:runsecret" \
+    -H 'X-Amz-Target: SluiceService.GetJobRunLog' -H 'Content-Type: application/x-amz-json-1.1' \
+    -d "{\"RunId\":\"$R1\"}" "$URL/" >"$work/log.json"
+check api_run_log test "$(jget "$work/log.json" '/copying with tag t1/.test(d.Log) && d.JobRunState==="SUCCEEDED" && d.NextOffset===d.Total && d.Offset===0')" = true
+curl -s --aws-sigv4 "aws:amz:us-east-1:glue" --user "AKIDRUNS:runsecret" \
+    -H 'X-Amz-Target: SluiceService.GetJobRunLog' -H 'Content-Type: application/x-amz-json-1.1' \
+    -d "{\"RunId\":\"$R1\",\"Offset\":8,\"MaxCharacters\":4}" "$URL/" >"$work/log2.json"
+check api_run_log_range test "$(jget "$work/log2.json" 'd.Log.length+" "+d.Offset+" "+d.NextOffset')" = "4 8 12"
+curl -s --aws-sigv4 "aws:amz:us-east-1:glue" --user "AKIDRUNS:runsecret" \
+    -H 'X-Amz-Target: SluiceService.GetJobRunLog' -H 'Content-Type: application/x-amz-json-1.1' \
+    -d '{"RunId":"jr_nope"}' "$URL/" >"$work/log404.json"
+check api_run_log_unknown test "$(jget "$work/log404.json" 'd.__type')" = EntityNotFoundException
 
 # ---- a job whose script is missing: FAILED naming it (not an API error)
 glue create-job --name "${J}_missing" --role r --command "ScriptLocation=$work/nope.lua" >/dev/null
