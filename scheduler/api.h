@@ -90,6 +90,14 @@ char *sl_api_token_encode(const char *data, size_t len);
  * NUL inside), or NULL with e filled: InvalidInputException "Invalid
  * NextToken" (or InternalServiceException on OOM). */
 char *sl_api_token_decode(const char *token, struct sl_api_error *e);
+/* The paging members of a Get*s request, read in this order: NextToken, then
+ * MaxResults (*limit in 1..max, def when absent), then the token decoded:
+ * *after (owned: sl_free) = the key to list after, NULL when NextToken is
+ * absent or empty. */
+int sl_api_get_page(const json_t *in, long long max, long long def, long long *limit, char **after,
+                    struct sl_api_error *e);
+/* Sets member "NextToken" of doc to the token of key (a page ends at key). */
+int sl_api_set_next_token(json_t *doc, const char *key, struct sl_api_error *e);
 
 /* One operation: in is the request body (a JSON object, borrowed); on success
  * *out is the response object (owned, a new reference; the server frees it),

@@ -46,26 +46,11 @@
 
 #define INVALID_INPUT "InvalidInputException"
 
-/* ---- NextToken ---- */
-
-/* Adds "NextToken" for the key key to doc. */
-static int add_token(json_t *doc, const char *key, struct sl_api_error *e)
-{
-    char *tok = sl_api_token_encode(key, strlen(key));
-    if (!tok || json_object_set_new(doc, "NextToken", json_string(tok)) != 0) {
-        sl_free(tok);
-        return sl_api_fail(e, 500, "InternalServiceException", "out of memory");
-    }
-    sl_free(tok);
-    return SL_OK;
-}
-
 /* ---- Databases ---- */
 
 static int op_get_databases(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                             struct sl_api_error *e)
 {
-    const char *token;
     long long limit;
     char *after = NULL;
     struct sl_catalog_database *dbs = NULL;
@@ -73,10 +58,7 @@ static int op_get_databases(struct sl_api_ctx *ctx, const json_t *in, json_t **o
     struct sl_err err = {0};
     int rc = SL_ECONFIG;
 
-    if (sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
-        sl_api_get_int(in, "MaxResults", 1, LIST_PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK)
-        return SL_ECONFIG;
-    if (token && token[0] && !(after = sl_api_token_decode(token, e)))
+    if (sl_api_get_page(in, LIST_PAGE_MAX, PAGE_DEFAULT, &limit, &after, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -92,7 +74,7 @@ static int op_get_databases(struct sl_api_ctx *ctx, const json_t *in, json_t **o
         sl_api_oom(e);
         goto done;
     }
-    if (more && add_token(*out, dbs[n_page - 1].name, e) != SL_OK)
+    if (more && sl_api_set_next_token(*out, dbs[n_page - 1].name, e) != SL_OK)
         goto done;
     rc = SL_OK;
 done:
@@ -214,7 +196,7 @@ static int op_delete_database(struct sl_api_ctx *ctx, const json_t *in, json_t *
 static int op_get_tables(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                          struct sl_api_error *e)
 {
-    const char *db, *expr, *token;
+    const char *db, *expr;
     long long limit;
     char *after = NULL;
     struct sl_catalog_table *tables = NULL;
@@ -224,10 +206,7 @@ static int op_get_tables(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
 
     if (sl_api_get_string(in, "DatabaseName", 1, 1, NAME_MAX_LEN, 1, &db, e) != SL_OK ||
         sl_api_get_string(in, "Expression", 0, 0, EXPR_MAX_LEN, 0, &expr, e) != SL_OK ||
-        sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
-        sl_api_get_int(in, "MaxResults", 1, LIST_PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK)
-        return SL_ECONFIG;
-    if (token && token[0] && !(after = sl_api_token_decode(token, e)))
+        sl_api_get_page(in, LIST_PAGE_MAX, PAGE_DEFAULT, &limit, &after, e) != SL_OK)
         return SL_ECONFIG;
     if (expr && !expr[0])
         expr = NULL;
@@ -248,7 +227,7 @@ static int op_get_tables(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
         sl_api_oom(e);
         goto done;
     }
-    if (more && add_token(*out, tables[n_page - 1].name, e) != SL_OK)
+    if (more && sl_api_set_next_token(*out, tables[n_page - 1].name, e) != SL_OK)
         goto done;
     rc = SL_OK;
 done:
@@ -605,7 +584,7 @@ static int add_partition_token(json_t *doc, const struct sl_catalog_partition *p
     json_decref(a);
     if (!text)
         return sl_api_oom(e);
-    rc = add_token(doc, text, e);
+    rc = sl_api_set_next_token(doc, text, e);
     free(text); /* jansson's allocator */
     return rc;
 }

@@ -628,29 +628,6 @@ static int op_get_crawler(struct sl_api_ctx *ctx, const json_t *in, json_t **out
     return *out ? SL_OK : sl_api_oom(e);
 }
 
-/* The paging members of GetCrawlers / GetCrawlerMetrics: *after = the
- * decoded NextToken (owned, NULL when none). */
-static int page_members(const json_t *in, long long *limit, char **after, struct sl_api_error *e)
-{
-    const char *token;
-
-    *after = NULL;
-    if (sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
-        sl_api_get_int(in, "MaxResults", 1, PAGE_MAX, PAGE_DEFAULT, limit, e) != SL_OK)
-        return SL_ECONFIG;
-    if (token && token[0] && !(*after = sl_api_token_decode(token, e)))
-        return SL_ECONFIG;
-    return SL_OK;
-}
-
-static int add_token(json_t *doc, const char *name, struct sl_api_error *e)
-{
-    char *tok = sl_api_token_encode(name, strlen(name));
-    int bad = !tok || json_object_set_new(doc, "NextToken", json_string(tok)) != 0;
-    sl_free(tok);
-    return bad ? sl_api_oom(e) : SL_OK;
-}
-
 static int op_get_crawlers(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                            struct sl_api_error *e)
 {
@@ -662,7 +639,7 @@ static int op_get_crawlers(struct sl_api_ctx *ctx, const json_t *in, json_t **ou
     json_t *list = NULL;
     int rc = SL_ECONFIG;
 
-    if (page_members(in, &limit, &after, e) != SL_OK)
+    if (sl_api_get_page(in, PAGE_MAX, PAGE_DEFAULT, &limit, &after, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -694,7 +671,7 @@ static int op_get_crawlers(struct sl_api_ctx *ctx, const json_t *in, json_t **ou
         sl_api_oom(e);
         goto done;
     }
-    if (i < n && last && add_token(*out, last, e) != SL_OK)
+    if (i < n && last && sl_api_set_next_token(*out, last, e) != SL_OK)
         goto done;
     rc = SL_OK;
 done:
@@ -956,7 +933,7 @@ static int op_get_crawler_metrics(struct sl_api_ctx *ctx, const json_t *in, json
                            "1 validation error detected: Value at 'crawlerNameList' failed to "
                            "satisfy constraint: Member must have length less than or equal to "
                            "100");
-    if (page_members(in, &limit, &after, e) != SL_OK)
+    if (sl_api_get_page(in, PAGE_MAX, PAGE_DEFAULT, &limit, &after, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -993,7 +970,7 @@ static int op_get_crawler_metrics(struct sl_api_ctx *ctx, const json_t *in, json
         sl_api_oom(e);
         goto done;
     }
-    if (more && add_token(*out, last, e) != SL_OK)
+    if (more && sl_api_set_next_token(*out, last, e) != SL_OK)
         goto done;
     rc = SL_OK;
 done:

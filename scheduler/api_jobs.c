@@ -303,19 +303,15 @@ static int op_get_job(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
 static int op_get_jobs(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                        struct sl_api_error *e)
 {
-    const char *token;
     long long limit;
-    char *after = NULL, *next = NULL;
+    char *after = NULL;
     struct sl_catalog_job *jobs = NULL;
     size_t n = 0;
     struct sl_err err = {0};
     json_t *list = NULL;
     int rc = SL_ECONFIG;
 
-    if (sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
-        sl_api_get_int(in, "MaxResults", 1, JOBS_PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK)
-        return SL_ECONFIG;
-    if (token && token[0] && !(after = sl_api_token_decode(token, e)))
+    if (sl_api_get_page(in, JOBS_PAGE_MAX, PAGE_DEFAULT, &limit, &after, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -337,20 +333,14 @@ static int op_get_jobs(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
         sl_api_oom(e);
         goto done;
     }
-    if (more) {
-        next = sl_api_token_encode(jobs[n_page - 1].name, strlen(jobs[n_page - 1].name));
-        if (!next || json_object_set_new(*out, "NextToken", json_string(next)) != 0) {
-            sl_api_oom(e);
-            goto done;
-        }
-    }
+    if (more && sl_api_set_next_token(*out, jobs[n_page - 1].name, e) != SL_OK)
+        goto done;
     rc = SL_OK;
 done:
     if (rc != SL_OK) {
         json_decref(*out);
         *out = NULL;
     }
-    sl_free(next);
     sl_catalog_job_list_free(jobs, n);
     sl_free(after);
     return rc;

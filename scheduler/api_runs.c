@@ -189,9 +189,11 @@ static int op_get_job_runs(struct sl_api_ctx *ctx, const json_t *in, json_t **ou
     if (!bad && n > shown) {
         char key[24];
         snprintf(key, sizeof key, "%lld", (long long)runs[shown - 1].seq);
-        char *tok = sl_api_token_encode(key, strlen(key));
-        bad = !tok || json_object_set_new(o, "NextToken", json_string(tok)) != 0;
-        sl_free(tok);
+        if (sl_api_set_next_token(o, key, e) != SL_OK) {
+            sl_run_list_free(runs, n);
+            json_decref(o);
+            return SL_ECONFIG;
+        }
     }
     sl_run_list_free(runs, n);
     if (bad) {

@@ -444,23 +444,36 @@ done:
     return rc;
 }
 
+/* The trigger named by member Name of in, for operation op: *c = the
+ * request's catalog, *t = the trigger (owned: sl_catalog_trigger_free).
+ * EntityNotFoundException when there is none (also for a name the table
+ * cannot hold). */
+static int load_trigger(struct sl_api_ctx *ctx, const char *op, const json_t *in,
+                        const char **name, struct sl_catalog **c, struct sl_catalog_trigger **t,
+                        struct sl_api_error *e)
+{
+    struct sl_err err = {0};
+
+    *t = NULL;
+    if (get_name(in, "Name", name, e) != SL_OK || !(*c = sl_api_catalog(ctx, e)))
+        return SL_ECONFIG;
+    if (sl_catalog_trigger_get(*c, *name, t, &err) != SL_OK) {
+        if (err.code == SL_ECONFIG)
+            err.code = SL_ENOTFOUND;
+        return trigger_fail(ctx, op, *name, &err, e);
+    }
+    return SL_OK;
+}
+
 static int op_get_trigger(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                           struct sl_api_error *e)
 {
     const char *name;
     struct sl_catalog_trigger *t = NULL;
-    struct sl_err err = {0};
+    struct sl_catalog *c = NULL;
 
-    if (get_name(in, "Name", &name, e) != SL_OK)
+    if (load_trigger(ctx, "GetTrigger", in, &name, &c, &t, e) != SL_OK)
         return SL_ECONFIG;
-    struct sl_catalog *c = sl_api_catalog(ctx, e);
-    if (!c)
-        return SL_ECONFIG;
-    if (sl_catalog_trigger_get(c, name, &t, &err) != SL_OK) {
-        if (err.code == SL_ECONFIG) /* a name the table cannot hold: not there either */
-            err.code = SL_ENOTFOUND;
-        return trigger_fail(ctx, "GetTrigger", name, &err, e);
-    }
     json_t *o = trigger_json(t);
     sl_catalog_trigger_free(t);
     *out = o ? json_pack("{s:o}", "Trigger", o) : NULL;
@@ -470,21 +483,18 @@ static int op_get_trigger(struct sl_api_ctx *ctx, const json_t *in, json_t **out
 static int op_get_triggers(struct sl_api_ctx *ctx, const json_t *in, json_t **out,
                            struct sl_api_error *e)
 {
-    const char *token, *dependent;
+    const char *dependent;
     long long limit;
-    char *after = NULL, *next = NULL;
+    char *after = NULL;
     struct sl_catalog_trigger *ts = NULL;
     size_t n = 0;
     struct sl_err err = {0};
     json_t *list = NULL;
     int rc = SL_ECONFIG;
 
-    if (sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
-        sl_api_get_string(in, "DependentJobName", 0, 1, NAME_MAX_LEN, 1, &dependent, e) !=
+    if (sl_api_get_string(in, "DependentJobName", 0, 1, NAME_MAX_LEN, 1, &dependent, e) !=
             SL_OK ||
-        sl_api_get_int(in, "MaxResults", 1, PAGE_MAX, PAGE_DEFAULT, &limit, e) != SL_OK)
-        return SL_ECONFIG;
-    if (token && token[0] && !(after = sl_api_token_decode(token, e)))
+        sl_api_get_page(in, PAGE_MAX, PAGE_DEFAULT, &limit, &after, e) != SL_OK)
         return SL_ECONFIG;
     struct sl_catalog *c = sl_api_catalog(ctx, e);
     if (!c)
@@ -517,20 +527,14 @@ static int op_get_triggers(struct sl_api_ctx *ctx, const json_t *in, json_t **ou
         sl_api_oom(e);
         goto done;
     }
-    if (more) {
-        next = sl_api_token_encode(ts[n_page - 1].name, strlen(ts[n_page - 1].name));
-        if (!next || json_object_set_new(*out, "NextToken", json_string(next)) != 0) {
-            sl_api_oom(e);
-            goto done;
-        }
-    }
+    if (more && sl_api_set_next_token(*out, ts[n_page - 1].name, e) != SL_OK)
+        goto done;
     rc = SL_OK;
 done:
     if (rc != SL_OK) {
         json_decref(*out);
         *out = NULL;
     }
-    sl_free(next);
     sl_catalog_trigger_list_free(ts, n);
     sl_free(after);
     return rc;
@@ -545,17 +549,10 @@ static int op_start_trigger(struct sl_api_ctx *ctx, const json_t *in, json_t **o
     struct sl_catalog_trigger *t = NULL;
     struct sl_err err = {0};
     char *runs = NULL;
+    struct sl_catalog *c = NULL;
 
-    if (get_name(in, "Name", &name, e) != SL_OK)
+    if (load_trigger(ctx, "StartTrigger", in, &name, &c, &t, e) != SL_OK)
         return SL_ECONFIG;
-    struct sl_catalog *c = sl_api_catalog(ctx, e);
-    if (!c)
-        return SL_ECONFIG;
-    if (sl_catalog_trigger_get(c, name, &t, &err) != SL_OK) {
-        if (err.code == SL_ECONFIG)
-            err.code = SL_ENOTFOUND;
-        return trigger_fail(ctx, "StartTrigger", name, &err, e);
-    }
     enum sl_trigger_type type = t->type;
     sl_catalog_trigger_free(t);
     if (type == SL_TRIGGER_ON_DEMAND) {
@@ -588,17 +585,10 @@ static int op_stop_trigger(struct sl_api_ctx *ctx, const json_t *in, json_t **ou
     const char *name;
     struct sl_catalog_trigger *t = NULL;
     struct sl_err err = {0};
+    struct sl_catalog *c = NULL;
 
-    if (get_name(in, "Name", &name, e) != SL_OK)
+    if (load_trigger(ctx, "StopTrigger", in, &name, &c, &t, e) != SL_OK)
         return SL_ECONFIG;
-    struct sl_catalog *c = sl_api_catalog(ctx, e);
-    if (!c)
-        return SL_ECONFIG;
-    if (sl_catalog_trigger_get(c, name, &t, &err) != SL_OK) {
-        if (err.code == SL_ECONFIG)
-            err.code = SL_ENOTFOUND;
-        return trigger_fail(ctx, "StopTrigger", name, &err, e);
-    }
     enum sl_trigger_type type = t->type;
     sl_catalog_trigger_free(t);
     if (type == SL_TRIGGER_ON_DEMAND)

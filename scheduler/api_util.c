@@ -167,3 +167,25 @@ bad:
     sl_api_fail(e, 400, INVALID_INPUT, "Invalid NextToken");
     return NULL;
 }
+
+int sl_api_get_page(const json_t *in, long long max, long long def, long long *limit, char **after,
+                    struct sl_api_error *e)
+{
+    const char *token;
+
+    *after = NULL;
+    if (sl_api_get_string(in, "NextToken", 0, 0, SL_API_TOKEN_MAX, 0, &token, e) != SL_OK ||
+        sl_api_get_int(in, "MaxResults", 1, max, def, limit, e) != SL_OK)
+        return SL_ECONFIG;
+    if (token && token[0] && !(*after = sl_api_token_decode(token, e)))
+        return SL_ECONFIG;
+    return SL_OK;
+}
+
+int sl_api_set_next_token(json_t *doc, const char *key, struct sl_api_error *e)
+{
+    char *tok = sl_api_token_encode(key, strlen(key));
+    int bad = !tok || json_object_set_new(doc, "NextToken", json_string(tok)) != 0;
+    sl_free(tok);
+    return bad ? sl_api_oom(e) : SL_OK;
+}
