@@ -18,6 +18,7 @@
 #include "catalog_run.h"
 #include "catalog_trigger.h"
 #include "log.h"
+#include "utf8.h"
 #include "catalog_sql.h"
 
 #define RUN_NON_TERMINAL "('STARTING', 'RUNNING', 'STOPPING', 'WAITING')"
@@ -202,12 +203,8 @@ int sl_run_state_terminal(enum sl_run_state s)
            s == SL_RUN_TIMEOUT || s == SL_RUN_ERROR;
 }
 
+/* The kind as stored in job_run.kind, also the word messages use. */
 static const char *kind_name(enum sl_run_kind k)
-{
-    return k == SL_RUN_CRAWLER ? "crawler" : "job";
-}
-
-static const char *kind_word(enum sl_run_kind k)
 {
     return k == SL_RUN_CRAWLER ? "crawler" : "job";
 }
@@ -543,7 +540,7 @@ int sl_catalog_run_start(struct sl_catalog *c, const struct sl_run_request *rq,
     if (created)
         *created = 0;
     if (!rq->job_name || !*rq->job_name) {
-        sl_err_set(err, SL_ECONFIG, "no %s name", kind_word(rq->kind));
+        sl_err_set(err, SL_ECONFIG, "no %s name", kind_name(rq->kind));
         goto fail;
     }
     if (rq->arguments) {
@@ -659,7 +656,7 @@ fail:
     json_decref(merged);
     sl_free(run_text);
     sl_free(merged_text);
-    return sl_err_prefix(err, "start a run of %s \"%s\"", kind_word(rq->kind),
+    return sl_err_prefix(err, "start a run of %s \"%s\"", kind_name(rq->kind),
                          rq->job_name ? rq->job_name : "");
 }
 
@@ -679,7 +676,7 @@ int sl_catalog_run_get(struct sl_catalog *c, enum sl_run_kind kind, const char *
         PQclear(r);
         if (job_name)
             return sl_err_set(err, SL_ENOTFOUND, "run \"%s\" of %s \"%s\" not found", id,
-                              kind_word(kind), job_name);
+                              kind_name(kind), job_name);
         return sl_err_set(err, SL_ENOTFOUND, "run \"%s\" not found", id);
     }
     if (!(run = sl_calloc(1, sizeof *run))) {
@@ -768,7 +765,7 @@ int sl_catalog_run_stop(struct sl_catalog *c, enum sl_run_kind kind, const char 
             goto fail;
         if (PQntuples(r) == 0)
             job_name ? sl_err_set(err, SL_ENOTFOUND, "run \"%s\" of %s \"%s\" not found", id,
-                                  kind_word(kind), job_name)
+                                  kind_name(kind), job_name)
                      : sl_err_set(err, SL_ENOTFOUND, "run \"%s\" not found", id);
         else
             sl_err_set(err, SL_ECONFIG, "run \"%s\" is already %s", id, PQgetvalue(r, 0, 0));
@@ -820,7 +817,7 @@ int sl_catalog_run_forget(struct sl_catalog *c, enum sl_run_kind kind, const cha
         goto fail;
     return SL_OK;
 fail:
-    return sl_err_prefix(err, "forget the runs of %s \"%s\"", kind_word(kind), job_name);
+    return sl_err_prefix(err, "forget the runs of %s \"%s\"", kind_name(kind), job_name);
 }
 
 /* ---- Logs ---- */
@@ -859,27 +856,25 @@ int sl_catalog_run_log_read(struct sl_catalog *c, const char *id, int64_t offset
     return rc;
 }
 
-/* Copies data into a valid UTF-8 text without NUL (bad bytes become '?'). */
+/* Copies data into a valid UTF-8 text without NUL, as PostgreSQL accepts it
+ * (a byte that starts no valid sequence, or a NUL, becomes '?'). */
 static char *utf8_clean(const char *data, size_t len)
 {
+    const unsigned char *u = (const unsigned char *)data, *end = u + len;
     char *out = sl_alloc(len + 1);
     size_t o = 0;
 
     if (!out)
         return NULL;
-    for (size_t i = 0; i < len;) {
-        unsigned char b = (unsigned char)data[i];
-        size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-        int ok = n > 0 && i + n <= len && b != 0 && b != 0xc0 && b != 0xc1 && b < 0xf5;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = ((unsigned char)data[i + k] >> 6) == 2;
-        if (ok) {
-            memcpy(out + o, data + i, n);
+    while (u < end) {
+        size_t n = *u == 0 ? 0 : *u < 0x80 ? 1 : sl_utf8_seq(u, end);
+        if (n) {
+            memcpy(out + o, u, n);
             o += n;
-            i += n;
+            u += n;
         } else {
             out[o++] = '?';
-            i++;
+            u++;
         }
     }
     out[o] = '\0';

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "pgload_internal.h"
 #include "pgload_sql.h"
+#include "utf8.h"
 
 #define PGL_CHUNK    ((size_t)256 << 10) /* bytes per PQputCopyData: big enough to amortise calls */
 #define PGL_ROW_MAX  ((size_t)1 << 30)   /* bytes: the server refuses longer COPY lines */
@@ -211,30 +212,6 @@ static int reserve(struct sl_pgload_stream *s, const struct pgl_col *c, size_t n
 
 /* ---- UTF-8 ---- */
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static inline size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t avail = (size_t)(end - p);
-    if (c >= 0xc2 && c <= 0xdf)
-        return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-            return 0;
-        if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
-            return 0; /* overlong, surrogate */
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-            return 0;
-        if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
-            return 0; /* overlong, past U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
 bool pgl_utf8_valid(const char *p, size_t len)
 {
     const unsigned char *u = (const unsigned char *)p, *end = u + len;
@@ -245,7 +222,7 @@ bool pgl_utf8_valid(const char *p, size_t len)
             u++;
             continue;
         }
-        size_t n = utf8_seq(u, end);
+        size_t n = sl_utf8_seq(u, end);
         if (!n)
             return false;
         u += n;
@@ -294,7 +271,7 @@ static int put_text(struct sl_pgload_stream *s, const struct pgl_col *c, const c
         }
         unsigned ch = *u;
         if (ch >= 0x80) {
-            size_t n = utf8_seq(u, end);
+            size_t n = sl_utf8_seq(u, end);
             if (!n)
                 return bad(s, c, "the value is not valid UTF-8 (byte %zu)",
                            (size_t)(u - (const unsigned char *)p) + 1);

@@ -338,6 +338,27 @@ TEST(logs_are_capped_and_read_by_offset)
           SL_ENOTFOUND);
 }
 
+TEST(logs_take_only_what_postgresql_accepts_as_utf8)
+{
+    NEED_CATALOG(c);
+    struct sl_err err = { 0 };
+    char id[SL_RUN_ID_MAX + 1];
+    char *text = NULL;
+    size_t len = 0;
+    int64_t start = 0, total = 0;
+    int trunc = 0;
+    /* a surrogate, an overlong form, past U+10FFFF, then valid é and € */
+    static const char bad[] = "\xed\xa0\x80|\xe0\x80\x80|\xf4\x90\x80\x80|\xc3\xa9\xe2\x82\xac\n";
+
+    make_job(c, "j9", 10, 0);
+    struct sl_run_request rq = { .job_name = "j9" };
+    CHECK_OK(sl_catalog_run_start(c, &rq, id, NULL, &err), &err);
+    CHECK_OK(sl_catalog_run_log_append(c, id, bad, sizeof bad - 1, 1000, &err), &err);
+    CHECK_OK(sl_catalog_run_log_read(c, id, 0, 0, &text, &len, &start, &total, &trunc, &err), &err);
+    CHECK_STR(text, "???|???|????|\xc3\xa9\xe2\x82\xac\n");
+    sl_free(text);
+}
+
 TEST(counts_list_and_forget)
 {
     NEED_CATALOG(c);
@@ -380,6 +401,7 @@ int main(void)
     RUN(failed_run_is_retried_with_backoff);
     RUN(recover_finds_runs_of_dead_servers);
     RUN(logs_are_capped_and_read_by_offset);
+    RUN(logs_take_only_what_postgresql_accepts_as_utf8);
     RUN(counts_list_and_forget);
     sl_catalog_free(cat);
     sl_free(db_ci);
