@@ -933,11 +933,7 @@ int sl_dispatch_start(const struct sl_dispatch_opts *opts, struct sl_dispatch **
     d->n_kids = d->o.max_runs;
     for (size_t i = 0; i < d->n_kids; i++)
         d->kids[i].fd = d->kids[i].pidfd = -1;
-    if (mkdir_p(d->work_dir) != 0 || mkdir_p(d->work_dir) != 0) {
-        sl_err_sys(err, SL_ECONFIG, errno, "cannot create \"%s\"", d->work_dir);
-        goto fail;
-    }
-    char scripts[PATH_MAX];
+    char scripts[PATH_MAX]; /* work_dir/scripts: creates work_dir too */
     snprintf(scripts, sizeof scripts, "%s/scripts", d->work_dir);
     if (mkdir_p(scripts) != 0) {
         sl_err_sys(err, SL_ECONFIG, errno, "cannot create \"%s\"", scripts);

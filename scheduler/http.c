@@ -109,6 +109,19 @@ static struct sl_catalog *pool_open(struct sl_http *h, struct sl_err *err)
     return sl_catalog_open(err);
 }
 
+/* An idle pooled connection, or a new one (opened outside the lock: network
+ * I/O); NULL with err set when none can be opened. Give it back: pool_put. */
+static struct sl_catalog *pool_take(struct sl_http *h, struct sl_err *err)
+{
+    struct sl_catalog *c = NULL;
+
+    pthread_mutex_lock(&h->lock);
+    if (h->n_idle > 0)
+        c = h->idle[--h->n_idle];
+    pthread_mutex_unlock(&h->lock);
+    return c ? c : pool_open(h, err);
+}
+
 /* Gives c back, or closes it when it is broken, mid-transaction or not needed. */
 static void pool_put(struct sl_http *h, struct sl_catalog *c)
 {
@@ -133,13 +146,7 @@ struct sl_catalog *sl_api_catalog(struct sl_api_ctx *ctx, struct sl_api_error *e
 
     if (ctx->catalog)
         return ctx->catalog;
-    pthread_mutex_lock(&h->lock);
-    if (h->n_idle > 0)
-        ctx->catalog = h->idle[--h->n_idle];
-    pthread_mutex_unlock(&h->lock);
-    if (!ctx->catalog)
-        ctx->catalog = pool_open(h, &err); /* outside the lock: network I/O */
-    if (!ctx->catalog) {
+    if (!(ctx->catalog = pool_take(h, &err))) {
         char clean[sizeof err.msg];
         sl_log(SL_LOG_ERROR, "[api req:%s] open catalog: %s", ctx->request_id,
                sl_redact(err.msg, clean, sizeof clean));
@@ -179,13 +186,9 @@ static void run_metrics(struct sl_http *h, struct sl_buf *b)
 {
     struct sl_err err = {0};
     int64_t by_state[SL_RUN_N_STATES], queued = 0;
-    struct sl_catalog *c = NULL;
+    struct sl_catalog *c = pool_take(h, &err);
 
-    pthread_mutex_lock(&h->lock);
-    if (h->n_idle > 0)
-        c = h->idle[--h->n_idle];
-    pthread_mutex_unlock(&h->lock);
-    if (!c && !(c = pool_open(h, &err))) /* outside the lock: network I/O */
+    if (!c)
         return;
     int rc = sl_catalog_run_counts(c, by_state, &queued, &err);
     pool_put(h, c);
