@@ -662,13 +662,13 @@ static void *worker_main(void *arg)
         if (r->quit)
             break;
         seen = r->stage_gen;
-        const struct xstage *st = r->cur;
+        struct xstage *st = r->cur;
         r->workers_busy++;
         pthread_mutex_unlock(&r->mu);
         for (;;) {
             if (rc != SL_OK || xrun_stopped(r))
                 break;
-            uint64_t t = atomic_fetch_add(&r->next_task, 1);
+            uint64_t t = atomic_fetch_add(&st->next_task, 1);
             if (t >= st->n_tasks)
                 break;
             struct sl_err e = {0};
@@ -679,7 +679,7 @@ static void *worker_main(void *arg)
                 }
                 xrun_fail(r, &e);
             }
-            atomic_fetch_add(&r->tasks_done, 1);
+            atomic_fetch_add(&st->tasks_done, 1);
         }
         pthread_mutex_lock(&r->mu);
         r->workers_busy--;
@@ -730,7 +730,7 @@ static void report(struct xrun *r, int stage, double t0, bool force)
         .stage = stage + 1,
         .n_stages = (int)r->n_stages,
         .stage_name = r->n_stages ? r->stages[stage < (int)r->n_stages ? stage : 0].name : "",
-        .tasks_done = atomic_load(&r->tasks_done),
+        .tasks_done = r->cur ? atomic_load(&r->cur->tasks_done) : 0,
         .tasks_total = r->cur ? r->cur->n_tasks : 0,
         .rows_read = atomic_load(&r->rows_read),
         .bytes_read = atomic_load(&r->bytes_read),
@@ -785,14 +785,14 @@ static int run_stage(struct xrun *r, int si, double t0, struct sl_err *err)
 
     pthread_mutex_lock(&r->mu);
     r->cur = st;
-    atomic_store(&r->next_task, 0);
-    atomic_store(&r->tasks_done, 0);
+    atomic_store(&st->next_task, 0);
+    atomic_store(&st->tasks_done, 0);
     r->stage_gen++;
     pthread_cond_broadcast(&r->cv_work);
     for (;;) {
-        bool all = atomic_load(&r->tasks_done) >= st->n_tasks || xrun_stopped(r);
+        bool all = atomic_load(&st->tasks_done) >= st->n_tasks || xrun_stopped(r);
         if (all && r->workers_busy == 0 &&
-            (atomic_load(&r->next_task) >= st->n_tasks || xrun_stopped(r)))
+            (atomic_load(&st->next_task) >= st->n_tasks || xrun_stopped(r)))
             break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -124,6 +124,10 @@ struct xstage {
     struct xpipe *pipes; /* owned */
     size_t n_pipes;
     uint64_t n_tasks;
+    /* tasks claimed and finished: kept per stage, so a worker that picks up
+     * a stage just as it ends moves that stage's counter, never the next
+     * stage's (a shared counter lost the next stage's first task to it) */
+    _Atomic uint64_t next_task, tasks_done;
     char name[96];
 };
 
@@ -193,8 +197,7 @@ struct xrun {
     pthread_cond_t cv_work, cv_done;
     int stage_gen;                /* bumped when a stage starts; -1 = quit */
     bool quit;
-    const struct xstage *cur;
-    _Atomic uint64_t next_task, tasks_done;
+    struct xstage *cur;
     int workers_busy;
     int workers_ready;            /* workers that built their state */
     uint64_t start_ms;

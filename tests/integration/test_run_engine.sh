@@ -371,6 +371,17 @@ EOF
 mkdir -p "$work/slow"
 run count "$work/count.lua" --arg src="$work/slow/" --arg out="$work/count/"
 check killed_run_invisible_to_readers test "$(rc count) $(rows "$work/count")" = "0 0"
+# stages that end at once (no input: 0 tasks) with many workers: a worker
+# late from one stage must not take a task of the next (it once hung the run)
+mkdir -p "$work/empty"
+n_ok=0
+for i in $(seq 30); do
+    rm -rf "$work/count_e"
+    timeout 120 "$SLUICE" run "$work/count.lua" --workers 8 --arg src="$work/empty/" \
+        --arg out="$work/count_e/" >/dev/null 2>&1 && [ -f "$work/count_e/_SUCCESS" ] &&
+        n_ok=$((n_ok + 1))
+done
+check empty_stages_never_hang test "$n_ok" = 30
 
 # ---- edge cases: a new column that starts NULL, unpublished files where no run ever
 # published, more partition folders than open files, quoted line breaks in a big CSV
